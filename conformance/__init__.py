@@ -1,0 +1,1 @@
+"""flowctl conformance suite (pytest plugin)."""

@@ -1,0 +1,207 @@
+"""Calling guest exports and serving host imports with the fast value layer.
+
+:class:`GuestFunc` calls one exported component function: arguments are lowered into a
+Python-owned arena (see :mod:`reference_host.abi.lower`) that wasmtime borrows, the result is
+lifted and then freed with one ``wasmtime_component_val_delete``.  The function type is read
+once, not on every call as ``wasmtime.component.Func.__call__`` does.
+
+:func:`add_host_func` defines an import with our own C callback: arguments are lifted with the
+same decoders, the Python implementation's return value is lowered into an arena and handed to
+wasmtime with one ``wasmtime_component_val_clone`` (wasmtime takes ownership of results).  This is
+also what lets a host function return ``err`` for ``result<option<T>, E>``, which stock
+wasmtime-py cannot express.  An exception escaping an implementation becomes a guest trap, and the
+exception is kept so the caller can report it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from wasmtime import WasmtimeError
+from wasmtime import _bindings as ffi
+from wasmtime.component import Func, LinkerInstance
+
+from reference_host.abi import schema as s
+from reference_host.abi.lift import decoder, lift_slots
+from reference_host.abi.lower import VAL, Arena, encoder, lower_into
+from reference_host.errors import ValueConversionError
+
+_VAL_PTR = ctypes.POINTER(ffi.wasmtime_component_val_t)
+_func_call = ffi._wasmtime_component_func_call
+_val_delete = ffi._wasmtime_component_val_delete
+_val_clone = ffi._wasmtime_component_val_clone
+_string_at = ctypes.string_at
+
+
+class _HostState(threading.local):
+    exception: BaseException | None = None
+    function: str = ""
+
+
+HOST_STATE = _HostState()
+"""Per-thread record of the last exception raised by a host function (cleared on read)."""
+
+
+def take_host_exception() -> tuple[str, BaseException] | None:
+    """The (function, exception) a host implementation raised during the last call, if any."""
+    exc = HOST_STATE.exception
+    if exc is None:
+        return None
+    HOST_STATE.exception = None
+    return HOST_STATE.function, exc
+
+
+class GuestFunc:
+    """A guest export bound to its :class:`~reference_host.abi.schema.FuncSig`."""
+
+    __slots__ = (
+        "_arena",
+        "_args",
+        "_dec",
+        "_encs",
+        "_fref",
+        "_func",
+        "_res",
+        "_res_addr",
+        "_res_ref",
+        "sig",
+    )
+
+    def __init__(self, func: Func, sig: s.FuncSig) -> None:
+        self._func = func
+        self._fref = ctypes.byref(func._func)
+        self.sig = sig
+        self._encs = [encoder(ty) for _n, ty in sig.params]
+        self._dec = decoder(sig.result) if sig.result is not None else None
+        self._arena = Arena(1 << 15)
+        self._args = ctypes.cast(self._arena.base, _VAL_PTR)
+        self._res = ffi.wasmtime_component_val_t()
+        self._res_ref = ctypes.byref(self._res)
+        self._res_addr = ctypes.addressof(self._res)
+
+    def __call__(self, context: Any, *args: Any) -> Any:
+        """Call the export in the store whose ``_context()`` is ``context``.
+
+        Raises :class:`ValueConversionError` before entering the guest when an argument does not
+        fit its WIT type, and ``wasmtime.WasmtimeError`` when the call traps.
+        """
+        n = len(self._encs)
+        if len(args) != n:
+            raise ValueConversionError(
+                f"{self.sig.name} takes {n} argument(s), {len(args)} given"
+            )
+        arena = lower_into(self._arena, self._encs, args)
+        if arena is not self._arena:
+            self._arena = arena
+            self._args = ctypes.cast(arena.base, _VAL_PTR)
+        has_result = self._dec is not None
+        err = _func_call(self._fref, context, self._args, n, self._res_ref, 1 if has_result else 0)
+        if err:
+            raise WasmtimeError._from_ptr(err)
+        if self._dec is None:
+            return None
+        try:
+            return self._dec(self._res_addr)
+        finally:
+            # wasmtime assigns into the result slot (dropping what it holds): leave Bool(false)
+            _val_delete(self._res_ref)
+            ctypes.memset(self._res_ref, 0, VAL)
+
+
+# --------------------------------------------------------------------------- host imports
+
+_HANDLERS: dict[int, _HostFunc] = {}
+_IDS = itertools.count(1)
+_LOCK = threading.Lock()
+
+
+class _HostFunc:
+    __slots__ = ("arena", "decs", "enc", "impl", "name")
+
+    def __init__(self, name: str, sig: s.FuncSig, impl: Callable[..., Any]) -> None:
+        self.name = name
+        self.impl = impl
+        self.decs = [decoder(ty) for _n, ty in sig.params]
+        self.enc = encoder(sig.result) if sig.result is not None else None
+        self.arena = Arena(1 << 12)
+
+    def invoke(self, args: int, results: int) -> None:
+        out = self.impl(*lift_slots(args, self.decs))
+        if self.enc is None:
+            return
+        arena = self.arena = lower_into(self.arena, [self.enc], (out,))
+        _val_clone(ctypes.cast(arena.base, _VAL_PTR), ctypes.cast(results, _VAL_PTR))
+
+
+_CALLBACK_T = ctypes.CFUNCTYPE(
+    ctypes.c_size_t,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.c_size_t,
+    ctypes.c_void_p,
+    ctypes.c_size_t,
+)
+
+
+def _trampoline(
+    data: int | None,
+    _ctx: int | None,
+    _ty: int | None,
+    args: int | None,
+    _nargs: int,
+    results: int | None,
+    _nresults: int,
+) -> int:
+    handler = _HANDLERS[data or 0]
+    try:
+        handler.invoke(args or 0, results or 0)
+    except BaseException as exc:  # noqa: BLE001 - any exception must become a trap, not a crash
+        HOST_STATE.exception = exc
+        HOST_STATE.function = handler.name
+        msg = f"host function {handler.name} raised {type(exc).__name__}: {exc}"
+        err = ffi.wasmtime_error_new(msg.encode("utf-8", "replace"))
+        return ctypes.cast(err, ctypes.c_void_p).value or 0
+    return 0
+
+
+@ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+def _finalize(data: int | None) -> None:
+    with _LOCK:
+        _HANDLERS.pop(data or 0, None)
+
+
+_TRAMPOLINE = _CALLBACK_T(_trampoline)
+_TRAMPOLINE_PTR = ctypes.cast(_TRAMPOLINE, ffi.wasmtime_component_func_callback_t)
+_FINALIZE_PTR = ctypes.cast(_finalize, ctypes.CFUNCTYPE(None, ctypes.c_void_p))
+
+
+def add_host_func(
+    instance: LinkerInstance, sig: s.FuncSig, impl: Callable[..., Any], *, qualname: str = ""
+) -> None:
+    """Define ``sig.name`` in a linker instance, served by ``impl(*args)``.
+
+    ``impl`` receives model values and returns a model value (``Ok``/``Err`` or a bare error
+    instance for results).  It should never raise: an exception traps the guest.
+    """
+    with _LOCK:
+        idx = next(_IDS)
+        _HANDLERS[idx] = _HostFunc(qualname or sig.name, sig, impl)
+    raw = sig.name.encode()
+    err = ffi.wasmtime_component_linker_instance_add_func(
+        instance.ptr(),
+        ctypes.create_string_buffer(raw),
+        len(raw),
+        _TRAMPOLINE_PTR,
+        idx,
+        _FINALIZE_PTR,
+    )
+    if err:
+        with _LOCK:
+            _HANDLERS.pop(idx, None)
+        raise WasmtimeError._from_ptr(err)

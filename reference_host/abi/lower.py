@@ -1,0 +1,400 @@
+"""Lowering: Python model values → ``wasmtime_component_val_t`` trees, written in one arena.
+
+wasmtime's C API *borrows* call arguments (``wasmtime_component_func_call`` clones them into Rust
+values), so the whole argument tree — value slots, record entries, list blocks and string bytes —
+is laid out by ``struct.pack_into`` in a single Python-owned buffer: no allocation through the
+C API and no FFI call per value.  The layout (wasmtime 50, 64-bit)::
+
+    wasmtime_component_val_t   32 bytes: u8 kind, 7 pad, 24-byte union at offset 8
+    string / enum / list /     union = {size_t size; T *data}
+      record / tuple
+    variant                    union = {wasm_name_t discriminant; val_t *payload}
+    option                     union = {val_t *some_or_null}
+    result                     union = {bool is_ok; 7 pad; val_t *payload_or_null}
+    record entry               48 bytes: wasm_name_t name (16) + val_t (32)
+
+Field and case names live in static buffers made once per type.  Every encoder checks the
+Python type and integer ranges *before* anything reaches the guest, raising
+:class:`~reference_host.errors.ValueConversionError` (stock wasmtime-py silently wraps
+out-of-range integers, and an invalid enum name poisons the instance).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+from operator import attrgetter
+from struct import Struct
+from typing import Any
+
+from reference_host.abi import schema as s
+from reference_host.errors import ValueConversionError
+
+VAL = 32
+ENTRY = 48
+
+BOOL, S8, U8, S16, U16, S32, U32, S64, U64, F32, F64, CHAR, STRING = range(13)
+LIST, RECORD, TUPLE, VARIANT, ENUM, OPTION, RESULT = range(13, 20)
+
+_P_PTR2 = Struct("<B7xQQ").pack_into  # string, list, record, tuple, enum
+_P_VAR = Struct("<B7xQQQ").pack_into
+_P_PTR = Struct("<B7xQ").pack_into  # option
+_P_RES = Struct("<B7x?7xQ").pack_into
+_P_NAME = Struct("<QQ").pack_into
+
+_RANGES: dict[str, tuple[int, int, Struct, int]] = {
+    "u8": (0, 2**8 - 1, Struct("<B7xB"), U8),
+    "u16": (0, 2**16 - 1, Struct("<B7xH"), U16),
+    "u32": (0, 2**32 - 1, Struct("<B7xI"), U32),
+    "u64": (0, 2**64 - 1, Struct("<B7xQ"), U64),
+    "s8": (-(2**7), 2**7 - 1, Struct("<B7xb"), S8),
+    "s16": (-(2**15), 2**15 - 1, Struct("<B7xh"), S16),
+    "s32": (-(2**31), 2**31 - 1, Struct("<B7xi"), S32),
+    "s64": (-(2**63), 2**63 - 1, Struct("<B7xq"), S64),
+}
+
+Encoder = Callable[[Any, "Arena", int], None]
+
+
+class ArenaFull(Exception):
+    """Internal: the arena is too small for this value; the caller grows it and retries."""
+
+
+class Arena:
+    """A bump-allocated, Python-owned buffer holding one argument tree."""
+
+    __slots__ = ("base", "buf", "limit", "mv", "top")
+
+    def __init__(self, size: int = 1 << 16) -> None:
+        self.buf = ctypes.create_string_buffer(size)
+        self.base = ctypes.addressof(self.buf)
+        self.mv = memoryview(self.buf).cast("B")
+        self.top = 0
+        self.limit = size
+
+    def grown(self) -> Arena:
+        """A fresh arena twice as large."""
+        return Arena(self.limit * 2)
+
+
+_STATIC: list[Any] = []  # keeps the static name buffers alive for the life of the process
+_NAMES: dict[str, tuple[int, int]] = {}
+
+
+def static_name(name: str) -> tuple[int, int]:
+    """(size, address) of a process-lifetime buffer holding ``name`` in UTF-8."""
+    hit = _NAMES.get(name)
+    if hit is None:
+        raw = name.encode()
+        buf = ctypes.create_string_buffer(raw, len(raw) + 1)
+        _STATIC.append(buf)
+        hit = _NAMES[name] = (len(raw), ctypes.addressof(buf))
+    return hit
+
+
+def _bad(ty: s.Ty, value: Any, why: str = "") -> ValueConversionError:
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return ValueConversionError(
+        f"cannot pass {type(value).__name__} {shown} as WIT {ty.wit}{': ' + why if why else ''}"
+    )
+
+
+_CACHE: dict[int, Encoder] = {}
+
+
+def encoder(ty: s.Ty) -> Encoder:
+    """The encoder for ``ty`` (memoized): ``enc(value, arena, slot_offset)``."""
+    hit = _CACHE.get(id(ty))
+    if hit is None:
+        hit = _CACHE[id(ty)] = _make(ty)
+    return hit
+
+
+def _make(ty: s.Ty) -> Encoder:  # noqa: C901 - one branch per WIT kind, kept together on purpose
+    if isinstance(ty, s.Prim):
+        return _prim(ty)
+    if isinstance(ty, s.Record):
+        return _record(ty)
+    if isinstance(ty, s.List):
+        return _list(ty)
+    if isinstance(ty, s.Option):
+        return _option(ty)
+    if isinstance(ty, s.Tuple):
+        return _tuple(ty)
+    if isinstance(ty, s.Enum):
+        return _enum(ty)
+    if isinstance(ty, s.Tagged):
+        return _tagged(ty)
+    if isinstance(ty, s.ByClass):
+        return _byclass(ty)
+    if isinstance(ty, s.Result):
+        return _result(ty)
+    raise TypeError(f"no encoder for {ty!r}")
+
+
+def _prim(ty: s.Prim) -> Encoder:
+    wit = ty.wit
+    if wit == "string":
+
+        def enc_string(v: Any, a: Arena, off: int) -> None:
+            if not isinstance(v, str):
+                raise _bad(ty, v)
+            try:
+                b = v.encode()
+            except UnicodeEncodeError as exc:
+                raise _bad(ty, v, "not valid Unicode (lone surrogate)") from exc
+            p = a.top
+            e = p + len(b)
+            if e > a.limit:
+                raise ArenaFull
+            a.top = (e + 7) & -8
+            a.mv[p:e] = b
+            _P_PTR2(a.mv, off, STRING, e - p, a.base + p)
+
+        return enc_string
+    if wit == "bool":
+        pack_bool = Struct("<B7x?").pack_into
+
+        def enc_bool(v: Any, a: Arena, off: int) -> None:
+            if type(v) is not bool:
+                raise _bad(ty, v)
+            pack_bool(a.mv, off, BOOL, v)
+
+        return enc_bool
+    if wit in ("f64", "f32"):
+        pack_f = Struct("<B7xd" if wit == "f64" else "<B7xf").pack_into
+        kind = F64 if wit == "f64" else F32
+
+        def enc_float(v: Any, a: Arena, off: int) -> None:
+            if type(v) is not float:
+                if type(v) is not int:
+                    raise _bad(ty, v)
+                try:
+                    v = float(v)
+                except OverflowError as exc:
+                    raise _bad(ty, v, "out of range") from exc
+            pack_f(a.mv, off, kind, v)
+
+        return enc_float
+    if wit == "char":
+
+        def enc_char(v: Any, a: Arena, off: int) -> None:
+            if not isinstance(v, str) or len(v) != 1 or 0xD800 <= ord(v) <= 0xDFFF:
+                raise _bad(ty, v, "expected one Unicode scalar value")
+            _P_PTR(a.mv, off, CHAR, ord(v))
+
+        return enc_char
+    lo, hi, st, kind = _RANGES[wit]
+    pack_int = st.pack_into
+
+    def enc_int(v: Any, a: Arena, off: int) -> None:
+        if type(v) is not int:
+            raise _bad(ty, v)
+        if not lo <= v <= hi:
+            raise _bad(ty, v, f"out of range [{lo}, {hi}]")
+        pack_int(a.mv, off, kind, v)
+
+    return enc_int
+
+
+def _record(ty: s.Record) -> Encoder:
+    cls = ty.cls
+    n = len(ty.fields)
+    size = n * ENTRY
+    template = bytearray(size)
+    for i, (name, _attr, _fty) in enumerate(ty.fields):
+        _P_NAME(template, i * ENTRY, *static_name(name))
+    tmpl = bytes(template)
+    attrs = [attr for _n, attr, _t in ty.fields]
+    get = attrgetter(*attrs) if n > 1 else (lambda v: (getattr(v, attrs[0]),))
+    plan = [(encoder(fty), i * ENTRY + 16) for i, (_n, _a, fty) in enumerate(ty.fields)]
+
+    def enc_record(v: Any, a: Arena, off: int) -> None:
+        if type(v) is not cls:
+            raise _bad(ty, v, f"expected {cls.__name__}")
+        p = a.top
+        e = p + size
+        if e > a.limit:
+            raise ArenaFull
+        a.top = e
+        a.mv[p:e] = tmpl
+        _P_PTR2(a.mv, off, RECORD, n, a.base + p)
+        for (f, o), x in zip(plan, get(v), strict=True):
+            f(x, a, p + o)
+
+    return enc_record
+
+
+def _list(ty: s.List) -> Encoder:
+    f = encoder(ty.elem)
+
+    def enc_list(v: Any, a: Arena, off: int) -> None:
+        if not isinstance(v, list | tuple):
+            raise _bad(ty, v, "expected a list")
+        n = len(v)
+        p = a.top
+        e = p + n * VAL
+        if e > a.limit:
+            raise ArenaFull
+        a.top = e
+        _P_PTR2(a.mv, off, LIST, n, a.base + p)
+        for x in v:
+            f(x, a, p)
+            p += VAL
+
+    return enc_list
+
+
+def _tuple(ty: s.Tuple) -> Encoder:
+    fs = [encoder(e) for e in ty.elems]
+    n = len(fs)
+
+    def enc_tuple(v: Any, a: Arena, off: int) -> None:
+        if not isinstance(v, tuple | list) or len(v) != n:
+            raise _bad(ty, v, f"expected a {n}-tuple")
+        p = a.top
+        e = p + n * VAL
+        if e > a.limit:
+            raise ArenaFull
+        a.top = e
+        _P_PTR2(a.mv, off, TUPLE, n, a.base + p)
+        for f, x in zip(fs, v, strict=True):
+            f(x, a, p)
+            p += VAL
+
+    return enc_tuple
+
+
+def _option(ty: s.Option) -> Encoder:
+    f = encoder(ty.elem)
+
+    def enc_option(v: Any, a: Arena, off: int) -> None:
+        if v is None:
+            _P_PTR(a.mv, off, OPTION, 0)
+            return
+        p = a.top
+        if p + VAL > a.limit:
+            raise ArenaFull
+        a.top = p + VAL
+        _P_PTR(a.mv, off, OPTION, a.base + p)
+        f(v, a, p)
+
+    return enc_option
+
+
+def _enum(ty: s.Enum) -> Encoder:
+    table = {case: static_name(case) for case in ty.cases}
+    if ty.as_variant:
+
+        def enc_variant_enum(v: Any, a: Arena, off: int) -> None:
+            try:
+                n, addr = table[v]
+            except (KeyError, TypeError):
+                raise _bad(ty, v, f"expected one of {', '.join(table)}") from None
+            _P_VAR(a.mv, off, VARIANT, n, addr, 0)
+
+        return enc_variant_enum
+
+    def enc_enum(v: Any, a: Arena, off: int) -> None:
+        try:
+            n, addr = table[v]
+        except (KeyError, TypeError):
+            raise _bad(ty, v, f"expected one of {', '.join(table)}") from None
+        _P_PTR2(a.mv, off, ENUM, n, addr)
+
+    return enc_enum
+
+
+def _payload_case(
+    a: Arena, off: int, name: tuple[int, int], f: Encoder | None, payload: Any
+) -> None:
+    if f is None:
+        _P_VAR(a.mv, off, VARIANT, name[0], name[1], 0)
+        return
+    p = a.top
+    if p + VAL > a.limit:
+        raise ArenaFull
+    a.top = p + VAL
+    _P_VAR(a.mv, off, VARIANT, name[0], name[1], a.base + p)
+    f(payload, a, p)
+
+
+def _tagged(ty: s.Tagged) -> Encoder:
+    cls = ty.cls
+    table = {
+        case: (static_name(case), encoder(pty) if pty is not None else None)
+        for case, pty in ty.cases
+    }
+
+    def enc_tagged(v: Any, a: Arena, off: int) -> None:
+        if type(v) is not cls:
+            raise _bad(ty, v, f"expected {cls.__name__}")
+        name, f = table[v.case]
+        if f is None and v.value is not None:
+            raise _bad(ty, v, f"case {v.case} has no payload")
+        _payload_case(a, off, name, f, v.value)
+
+    return enc_tagged
+
+
+def _byclass(ty: s.ByClass) -> Encoder:
+    table = {
+        cls: (static_name(case), encoder(pty), wrapped) for case, cls, pty, wrapped in ty.cases
+    }
+
+    def enc_byclass(v: Any, a: Arena, off: int) -> None:
+        try:
+            name, f, wrapped = table[type(v)]
+        except KeyError:
+            names = ", ".join(c.__name__ for c in table)
+            raise _bad(ty, v, f"expected one of {names}") from None
+        _payload_case(a, off, name, f, v.value if wrapped else v)
+
+    return enc_byclass
+
+
+def _result(ty: s.Result) -> Encoder:
+    from reference_host.types import Err, Ok
+
+    fok = encoder(ty.ok) if ty.ok is not None else None
+    ferr = encoder(ty.err) if ty.err is not None else None
+    err_cls = ty.err.cls if isinstance(ty.err, s.Tagged) else None
+
+    def enc_result(v: Any, a: Arena, off: int) -> None:
+        if type(v) is Err:
+            ok, f, payload = False, ferr, v.error
+        elif err_cls is not None and type(v) is err_cls:
+            ok, f, payload = False, ferr, v
+        else:
+            ok, f, payload = True, fok, (v.value if type(v) is Ok else v)
+        if f is None:
+            if payload is not None:
+                raise _bad(ty, v, f"the {'ok' if ok else 'err'} side carries no value")
+            _P_RES(a.mv, off, RESULT, ok, 0)
+            return
+        p = a.top
+        if p + VAL > a.limit:
+            raise ArenaFull
+        a.top = p + VAL
+        _P_RES(a.mv, off, RESULT, ok, a.base + p)
+        f(payload, a, p)
+
+    return enc_result
+
+
+def lower_into(arena: Arena, encoders: list[Encoder], values: tuple[Any, ...]) -> Arena:
+    """Write ``values`` as consecutive slots at the start of ``arena`` (growing it if needed).
+
+    Returns the arena actually used (a larger one when the given one was too small).
+    """
+    while True:
+        arena.top = len(encoders) * VAL
+        try:
+            for i, (f, v) in enumerate(zip(encoders, values, strict=True)):
+                f(v, arena, i * VAL)
+        except ArenaFull:
+            arena = arena.grown()
+            continue
+        return arena

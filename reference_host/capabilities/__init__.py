@@ -1,0 +1,14 @@
+"""Host capabilities: one module per imported interface, all with the same shape.
+
+Each capability is an object with ``interface`` (the WIT interface name it serves) and
+``link(linker_instance, context)``, which defines every function of that interface in the given
+linker instance.  Implementations receive and return model values (:mod:`reference_host.types`),
+map every backend failure to the interface's error variant at one boundary, and never raise into
+the guest.
+"""
+
+from __future__ import annotations
+
+from reference_host.capabilities.base import Capability, HostContext, link_interface
+
+__all__ = ["Capability", "HostContext", "link_interface"]

@@ -1,0 +1,58 @@
+"""The shape every capability shares, and the per-instance context host functions see."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from wasmtime.component import LinkerInstance
+
+from reference_host.abi import schema
+from reference_host.abi.call import add_host_func
+from reference_host.limits import CallBudget, ResourceLimits
+
+
+@dataclass
+class HostContext:
+    """What host functions know about the instance calling them.
+
+    ``budget`` tells how much of the current call's wall-clock budget is left (capabilities bound
+    their I/O by it); ``component_id`` tags logs and metrics.
+    """
+
+    component_id: str
+    budget: CallBudget = field(default_factory=lambda: CallBudget(ResourceLimits()))
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("flowctl.guest"))
+
+    def remaining(self) -> float:
+        """Seconds left in the current call."""
+        return self.budget.remaining()
+
+
+class Capability(Protocol):
+    """A host capability: serves one imported interface."""
+
+    interface: str
+
+    def link(self, linker: LinkerInstance, context: HostContext) -> None:
+        """Define every function of ``interface`` in ``linker``."""
+
+    def close(self) -> None:
+        """Release backend resources (connections, open transactions)."""
+
+
+def link_interface(
+    linker: LinkerInstance, interface: str, impls: Mapping[str, Callable[..., Any]]
+) -> None:
+    """Define all functions of ``interface`` (full name) from ``impls`` (WIT name → callable).
+
+    Raises ``KeyError`` naming the function when an implementation is missing: a capability must
+    serve its whole interface.
+    """
+    short = interface.split("/")[1].split("@")[0]
+    for name, sig in schema.INTERFACES[short].items():
+        if name not in impls:
+            raise KeyError(f"capability for {interface} does not implement {name}")
+        add_host_func(linker, sig, impls[name], qualname=f"{short}.{name}")

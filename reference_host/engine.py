@@ -1,0 +1,227 @@
+"""One sandboxing engine configuration, and a compile cache for components.
+
+Compiling the 18 MB Python-guest sample takes seconds; loading a serialized artifact takes
+milliseconds.  :class:`HostEngine` compiles each component once and keeps the artifact under
+``cache_dir`` keyed by (sha256 of the file, wasmtime version, engine configuration): an artifact
+only loads under the engine configuration and wasmtime version that produced it.
+
+Bad inputs are recognised *before* compiling, each with its own error (see
+:mod:`reference_host.errors`): missing file, not WebAssembly, a core module, a truncated file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wasmtime import Config, Engine, WasmtimeError
+from wasmtime.component import Component
+
+from reference_host.errors import (
+    CompileError,
+    ComponentNotFoundError,
+    CoreModuleError,
+    NotWasmError,
+    TruncatedComponentError,
+)
+
+WASMTIME_VERSION = importlib.metadata.version("wasmtime")
+_MAGIC = b"\0asm"
+_CORE_VERSION = b"\x01\x00\x00\x00"
+_COMPONENT_LAYER = b"\x01\x00"
+
+
+def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The per-user cache directory: ``$XDG_CACHE_HOME/flowctl-conformance`` or ``~/.cache/...``.
+
+    The caller passes the environment (the library never reads it on its own).
+    """
+    base = (environ or {}).get("XDG_CACHE_HOME")
+    root = Path(base) if base else Path.home() / ".cache"
+    return root / "flowctl-conformance" / "components"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """What the engine is configured with; part of the compile-cache key.
+
+    Epoch interruption is always on (wall-clock timeouts); fuel only when metering is asked for.
+    """
+
+    fuel: bool = False
+    max_wasm_stack: int = 512 * 1024
+    epoch_tick_s: float = 0.005
+
+    def fingerprint(self) -> str:
+        """A short stable text naming everything that changes compiled code."""
+        return f"epoch=1;fuel={int(self.fuel)};stack={self.max_wasm_stack}"
+
+    def build(self) -> Engine:
+        """A wasmtime engine with this configuration."""
+        cfg = Config()
+        cfg.epoch_interruption = True
+        cfg.consume_fuel = self.fuel
+        cfg.max_wasm_stack = self.max_wasm_stack
+        return Engine(cfg)
+
+
+@dataclass(frozen=True)
+class LoadedComponent:
+    """A compiled component and how it was obtained."""
+
+    path: Path
+    sha256: str
+    size: int
+    component: Component = field(repr=False)
+    cache_hit: bool
+    load_seconds: float
+
+
+def sniff(data: bytes, path: Path) -> None:
+    """Raise the right error when ``data`` is not a WebAssembly component binary."""
+    if len(data) < 8 or data[:4] != _MAGIC:
+        what = "empty" if not data else f"starts with {data[:8]!r}"
+        raise NotWasmError(
+            f"{path} is not a WebAssembly binary (file is {what}; expected the magic \\0asm). "
+            "Pass the .wasm produced by your component build (e.g. componentize-py ... -o x.wasm), "
+            "not a source, text (.wat) or archive file."
+        )
+    if data[4:8] == _CORE_VERSION:
+        raise CoreModuleError(
+            f"{path} is a core WebAssembly module, not a component. flowctl processors are "
+            "components: wrap it with `wasm-tools component new` (after `wasm-tools component "
+            "embed wit/ --world flowctl-processor-basic`), or build with componentize-py / "
+            "cargo-component / jco."
+        )
+    if data[6:8] != _COMPONENT_LAYER:
+        raise NotWasmError(
+            f"{path} has WebAssembly version/layer bytes {data[4:8].hex()}, which is neither a "
+            "core module nor a component this wasmtime understands; rebuild it with current tools."
+        )
+
+
+class EpochTicker:
+    """A daemon thread that increments the engine's epoch every ``tick_s`` (owned by the host).
+
+    Reference-counted: :meth:`acquire` starts it, the last :meth:`release` stops and joins it.
+    """
+
+    def __init__(self, engine: Engine, tick_s: float) -> None:
+        self._engine = engine
+        self.tick_s = tick_s
+        self._users = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the ticker thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def acquire(self) -> None:
+        """Register a user; start the thread if it is not running."""
+        with self._lock:
+            self._users += 1
+            if self._thread is None:
+                self._stop.clear()
+                self._thread = threading.Thread(
+                    target=self._run, name="flowctl-epoch-ticker", daemon=True
+                )
+                self._thread.start()
+
+    def release(self) -> None:
+        """Unregister a user; stop the thread when none is left."""
+        with self._lock:
+            self._users = max(0, self._users - 1)
+            if self._users or self._thread is None:
+                return
+            thread, self._thread = self._thread, None
+            self._stop.set()
+        thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.tick_s):
+            self._engine.increment_epoch()
+
+
+class HostEngine:
+    """A wasmtime engine + its compile cache + its epoch ticker."""
+
+    def __init__(self, config: EngineConfig | None = None, cache_dir: Path | None = None) -> None:
+        self.config = config or EngineConfig()
+        self.engine = self.config.build()
+        self.cache_dir = cache_dir
+        self.ticker = EpochTicker(self.engine, self.config.epoch_tick_s)
+
+    def cache_path(self, sha256: str) -> Path | None:
+        """Where the artifact for a component with this hash lives (None: no cache)."""
+        if self.cache_dir is None:
+            return None
+        key = hashlib.sha256(
+            f"{sha256};wasmtime={WASMTIME_VERSION};{self.config.fingerprint()}".encode()
+        ).hexdigest()[:40]
+        return self.cache_dir / f"{key}.cwasm"
+
+    def load(self, path: str | os.PathLike[str]) -> LoadedComponent:
+        """Read, check, and compile (or load from cache) the component at ``path``."""
+        start = time.perf_counter()
+        p = Path(path)
+        try:
+            data = p.read_bytes()
+        except FileNotFoundError:
+            raise ComponentNotFoundError(
+                f"component file {p} does not exist; check the path (relative paths are resolved "
+                f"from {Path.cwd()}) or build the component first"
+            ) from None
+        except IsADirectoryError:
+            raise ComponentNotFoundError(f"{p} is a directory; pass the .wasm file") from None
+        sniff(data, p)
+        sha = hashlib.sha256(data).hexdigest()
+        cached = self.cache_path(sha)
+        if cached is not None and cached.exists():
+            try:
+                comp = Component.deserialize_file(self.engine, str(cached))
+            except WasmtimeError:
+                cached.unlink(missing_ok=True)  # stale or corrupt: rebuild below
+            else:
+                return LoadedComponent(p, sha, len(data), comp, True, time.perf_counter() - start)
+        comp = self._compile(data, p)
+        if cached is not None:
+            self._store(comp, cached)
+        return LoadedComponent(p, sha, len(data), comp, False, time.perf_counter() - start)
+
+    def _compile(self, data: bytes, p: Path) -> Component:
+        try:
+            return Component(self.engine, data)
+        except WasmtimeError as exc:
+            msg = str(exc)
+            if "unexpected end" in msg or "out of bounds" in msg or "section size mismatch" in msg:
+                raise TruncatedComponentError(
+                    f"{p} is an incomplete WebAssembly component ({len(data)} bytes): "
+                    f"{msg.splitlines()[0]}. The file was probably cut short during copy or "
+                    "download; rebuild or re-copy it."
+                ) from None
+            raise CompileError(
+                f"wasmtime {WASMTIME_VERSION} cannot compile {p}: {msg.splitlines()[0]}. "
+                "Check that `wasm-tools validate --features all` accepts it and that it targets "
+                "WASI 0.2 / the component model this wasmtime supports."
+            ) from None
+
+    @staticmethod
+    def _store(comp: Component, dest: Path) -> None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-", suffix=".cwasm")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(comp.serialize())
+            os.replace(tmp, dest)
+        except OSError:
+            Path(tmp).unlink(missing_ok=True)  # a cache we cannot write is not an error

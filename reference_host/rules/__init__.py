@@ -1,0 +1,70 @@
+"""Pure decision logic of the host's sandbox: no wasmtime, no network, no servers.
+
+Each capability module asks one rules object and turns a refusal into the WIT error case given
+by :func:`expected_error_case` -- the one place where decision codes meet WIT error cases::
+
+    http-client  UrlRules.check      -> http-error  invalid-url | forbidden
+    database     SqlRules.check      -> db-error    invalid-query | permission-denied
+    key-value    KeyRules.check ...  -> kv-error    invalid-key | permission-denied |
+                                                    storage-full | unknown-error
+"""
+
+from __future__ import annotations
+
+from reference_host.rules.http import (
+    HttpCode,
+    RateLimiter,
+    UrlDecision,
+    UrlRules,
+    effective_timeout,
+)
+from reference_host.rules.kv import KeyDecision, KeyRules, KvCode
+from reference_host.rules.sql import SqlCode, SqlDecision, SqlRules, kind_for_function
+
+__all__ = [
+    "HttpCode",
+    "KeyDecision",
+    "KeyRules",
+    "KvCode",
+    "RateLimiter",
+    "SqlCode",
+    "SqlDecision",
+    "SqlRules",
+    "UrlDecision",
+    "UrlRules",
+    "effective_timeout",
+    "expected_error_case",
+    "kind_for_function",
+]
+
+_HTTP_CASES = {HttpCode.MALFORMED: "invalid-url"}
+_SQL_INVALID = frozenset({
+    SqlCode.PARSE_ERROR, SqlCode.EMPTY, SqlCode.MULTIPLE_STATEMENTS, SqlCode.WRONG_FUNCTION,
+    SqlCode.PARAM_MISMATCH,
+})
+_KV_CASES = {
+    KvCode.NAMESPACE_ESCAPE: "permission-denied",
+    KvCode.VALUE_TOO_LARGE: "storage-full",
+    KvCode.STORAGE_FULL: "storage-full",
+    KvCode.OVERFLOW: "unknown-error",
+}
+
+
+def expected_error_case(decision: UrlDecision | SqlDecision | KeyDecision) -> str | None:
+    """Return the WIT error case (e.g. ``"forbidden"``) for a refusal, or None if allowed.
+
+    * http: malformed URLs and unsupported schemes are ``invalid-url``; everything else refused
+      (userinfo, unlisted hosts/IPs/ports, zone ids, loopback names, downgrades) is ``forbidden``.
+    * database: statements that are not one parseable statement for this function with matching
+      parameters are ``invalid-query``; everything the policy refuses is ``permission-denied``.
+    * key-value: attempts to leave the namespace are ``permission-denied``; other bad keys are
+      ``invalid-key``; size and count limits are ``storage-full``; s64 overflow is
+      ``unknown-error`` (WIT has no closer case).
+    """
+    if decision.allowed:
+        return None
+    if isinstance(decision, UrlDecision):
+        return _HTTP_CASES.get(decision.code, "forbidden")
+    if isinstance(decision, SqlDecision):
+        return "invalid-query" if decision.code in _SQL_INVALID else "permission-denied"
+    return _KV_CASES.get(decision.code, "invalid-key")

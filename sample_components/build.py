@@ -1,0 +1,248 @@
+"""Build the sample guest components with componentize-py.
+
+    python sample_components/build.py [--only NAME] [--out DIR] [--force]
+
+A sample is a folder of this directory holding ``app.py`` (the componentize-py app module, plus any
+other ``*.py`` modules it imports) and ``wit/`` (its own WIT package declaring exactly one world).
+Each sample is built against the project's contract: ``wit/flowctl.wit`` at the repository root is
+copied into ``<build>/wit/deps/flowctl/`` at build time, so no copy of it is ever committed.
+
+Builds use ``--stub-wasi``: the component imports no ``wasi:*`` interface (checked after the build
+when ``wasm-tools`` is installed).  Output goes to ``dist/<name>.wasm`` (default
+``sample_components/dist``).  Next to it, ``<name>.wasm.inputs.sha256`` records the sha256 of
+everything the build reads (sources, WIT, componentize-py version, build recipe); when it matches,
+the build is skipped.  Building twice from the same inputs gives byte-identical components.
+
+The functions :func:`build_sample`, :func:`build_all`, :func:`list_samples` and
+:func:`inputs_digest` are the API tests use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+FLOWCTL_WIT = REPO / "wit" / "flowctl.wit"
+DEFAULT_OUT = HERE / "dist"
+
+COMPONENTIZE_PY = "componentize-py"
+COMPONENTIZE_PY_VERSION = "0.25.1"
+INSTALL_HINT = f"pip install componentize-py=={COMPONENTIZE_PY_VERSION}"
+# Bump when the way a sample is turned into a component changes (flags, layout, copied files).
+RECIPE = "flowctl-sample-build/1 componentize --stub-wasi; deps/flowctl/flowctl.wit; app=app"
+# Fixed build location: the build directory's path must not vary between builds, or it could end
+# up in the component and break byte-for-byte reproducibility.
+BUILD_ROOT = Path(tempfile.gettempdir()) / "flowctl-sample-build"
+
+_WORLD_RE = re.compile(r"^\s*world\s+([a-z][a-z0-9-]*)\s*\{", re.MULTILINE)
+
+
+class BuildError(RuntimeError):
+    """A sample could not be built; the message says why and what to do."""
+
+
+class ComponentizePyMissingError(BuildError):
+    """componentize-py is not installed."""
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What :func:`build_sample` did."""
+
+    name: str
+    path: Path
+    built: bool  # False: skipped, the recorded inputs digest matched
+    seconds: float
+    sha256: str
+
+
+# ----------------------------------------------------------------------------- discovery
+
+
+def list_samples() -> list[str]:
+    """Names of the samples (folders with ``app.py`` and ``wit/``), sorted."""
+    return sorted(d.name for d in HERE.iterdir()
+                  if d.is_dir() and (d / "app.py").is_file() and (d / "wit").is_dir())
+
+
+def _sample_dir(name: str) -> Path:
+    if name not in list_samples():
+        raise BuildError(f"no sample named {name!r}; known samples: {', '.join(list_samples())}")
+    return HERE / name
+
+
+def _sources(sample: Path) -> list[Path]:
+    """The sample's Python modules (top level only: componentize-py's app path) and WIT files."""
+    py = sorted(sample.glob("*.py"))
+    wit = sorted(f for f in (sample / "wit").rglob("*.wit") if "deps" not in f.relative_to(sample).parts)
+    return py + wit
+
+
+def _world(sample: Path) -> str:
+    worlds = [w for f in (sample / "wit").glob("*.wit") for w in _WORLD_RE.findall(f.read_text())]
+    if len(worlds) != 1:
+        raise BuildError(f"{sample / 'wit'} must declare exactly one world, found {worlds or 'none'}")
+    return worlds[0]
+
+
+# ----------------------------------------------------------------------------- tool
+
+
+def componentize_py() -> tuple[str, str]:
+    """Path and ``--version`` output of componentize-py, or :class:`ComponentizePyMissingError`."""
+    exe = shutil.which(COMPONENTIZE_PY)
+    if exe is None:
+        raise ComponentizePyMissingError(
+            f"{COMPONENTIZE_PY} is not on PATH; install it with: {INSTALL_HINT}")
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False)
+    version = out.stdout.strip()
+    if out.returncode != 0 or not version:
+        raise ComponentizePyMissingError(
+            f"{exe} --version failed ({out.stderr.strip()}); reinstall it with: {INSTALL_HINT}")
+    return exe, version
+
+
+def inputs_digest(name: str, tool_version: str | None = None) -> str:
+    """sha256 over everything a build of ``name`` reads: sources, WIT, tool version, recipe."""
+    sample = _sample_dir(name)
+    if tool_version is None:
+        tool_version = componentize_py()[1]
+    h = hashlib.sha256()
+
+    def add(label: str, data: bytes) -> None:
+        h.update(f"{label}\0{len(data)}\0".encode())
+        h.update(data)
+
+    add("recipe", RECIPE.encode())
+    add("tool", tool_version.encode())
+    add("flowctl.wit", FLOWCTL_WIT.read_bytes())
+    for f in _sources(sample):
+        add(f.relative_to(sample).as_posix(), f.read_bytes())
+    return h.hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _check_no_wasi(wasm: Path) -> None:
+    """Fail if the component imports any ``wasi:*`` interface (needs wasm-tools; else skipped)."""
+    exe = shutil.which("wasm-tools")
+    if exe is None:
+        return
+    out = subprocess.run([exe, "component", "wit", str(wasm)], capture_output=True, text=True,
+                         check=False)
+    if out.returncode != 0:
+        raise BuildError(f"wasm-tools could not read {wasm}: {out.stderr.strip()}")
+    wasi = sorted({m for m in re.findall(r"^\s*import\s+(wasi:[^;]+);", out.stdout, re.MULTILINE)})
+    if wasi:
+        raise BuildError(f"{wasm} imports WASI despite --stub-wasi: {', '.join(wasi)}")
+
+
+# ----------------------------------------------------------------------------- build
+
+
+def _stage(sample: Path, build: Path) -> tuple[Path, Path]:
+    """Copy sources and WIT (with the project's flowctl.wit as a dependency) into ``build``."""
+    if build.exists():
+        shutil.rmtree(build)
+    src = build / "src"
+    wit = build / "wit"
+    (wit / "deps" / "flowctl").mkdir(parents=True)
+    src.mkdir()
+    for f in _sources(sample):
+        rel = f.relative_to(sample)
+        dest = (build / rel) if rel.parts[0] == "wit" else (src / rel)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(f, dest)
+    shutil.copyfile(FLOWCTL_WIT, wit / "deps" / "flowctl" / "flowctl.wit")
+    return src, wit
+
+
+def _hermetic_env() -> dict[str, str]:
+    """componentize-py adds $VIRTUAL_ENV's site-packages to the app path: keep it out."""
+    env = dict(os.environ)
+    env.pop("VIRTUAL_ENV", None)
+    env.pop("PYTHONPATH", None)
+    env["PYTHONHASHSEED"] = "0"
+    env["SOURCE_DATE_EPOCH"] = "0"
+    return env
+
+
+def build_sample(name: str, out_dir: Path | str = DEFAULT_OUT, *, force: bool = False) -> BuildResult:
+    """Build one sample into ``out_dir/<name>.wasm`` unless its recorded inputs digest matches."""
+    start = time.perf_counter()
+    sample = _sample_dir(name)
+    exe, version = componentize_py()
+    if version.split()[-1] != COMPONENTIZE_PY_VERSION:
+        print(f"warning: {version} found; the samples are tested with {COMPONENTIZE_PY_VERSION} "
+              f"({INSTALL_HINT})", file=sys.stderr)
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{name}.wasm"
+    stamp = out_dir / f"{name}.wasm.inputs.sha256"
+    digest = inputs_digest(name, version)
+    if (not force and target.is_file() and stamp.is_file()
+            and stamp.read_text().split()[:1] == [digest]):
+        return BuildResult(name, target, built=False, seconds=time.perf_counter() - start,
+                           sha256=_sha256(target))
+
+    build = BUILD_ROOT / name
+    src, wit = _stage(sample, build)
+    tmp_out = build / f"{name}.wasm"
+    cmd = [exe, "-q", "-d", str(wit), "-w", _world(sample),
+           "componentize", "app", "-p", str(src), "--stub-wasi", "-o", str(tmp_out)]
+    proc = subprocess.run(cmd, cwd=build, env=_hermetic_env(), capture_output=True, text=True,
+                          check=False)
+    if proc.returncode != 0 or not tmp_out.is_file():
+        raise BuildError(f"componentize-py failed for sample {name!r} (exit {proc.returncode}):\n"
+                         f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
+    _check_no_wasi(tmp_out)
+    os.replace(tmp_out, target)
+    stamp.write_text(f"{digest}\n")
+    shutil.rmtree(build, ignore_errors=True)
+    return BuildResult(name, target, built=True, seconds=time.perf_counter() - start,
+                       sha256=_sha256(target))
+
+
+def build_all(out_dir: Path | str = DEFAULT_OUT, *, only: str | None = None,
+              force: bool = False) -> list[BuildResult]:
+    """Build every sample (or just ``only``)."""
+    names = [only] if only else list_samples()
+    return [build_sample(n, out_dir, force=force) for n in names]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", metavar="NAME", choices=list_samples(),
+                        help="build only this sample")
+    parser.add_argument("--out", metavar="DIR", default=str(DEFAULT_OUT),
+                        help=f"output directory (default: {DEFAULT_OUT.relative_to(REPO)})")
+    parser.add_argument("--force", action="store_true",
+                        help="rebuild even when the recorded inputs digest matches")
+    args = parser.parse_args(argv)
+    try:
+        results = build_all(args.out, only=args.only, force=args.force)
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for r in results:
+        what = "built" if r.built else "up to date"
+        size = r.path.stat().st_size / 1e6
+        print(f"{r.name}: {what} {r.path} ({size:.1f} MB, {r.seconds:.1f} s) sha256 {r.sha256}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
