@@ -278,7 +278,7 @@ class _Resources:
         self,
         what: str,
         argv: Callable[[int], list[Any]],
-        ready: Callable[[int], bool],
+        ready: Callable[[int, Path], bool],
         bind_error: str,
         **popen: Any,
     ) -> int:
@@ -295,7 +295,7 @@ class _Resources:
                     start_new_session=True,
                     **popen,
                 )
-            if ready(port):
+            if ready(port, log):
                 return port
             self.stop_process()
             if bind_error not in (text := log.read_text(errors="replace")):
@@ -396,7 +396,7 @@ def _embedded_postgres() -> PostgresService:
         def argv(port: int) -> list[str]:
             return [str(bindir / "postgres"), "-D", str(data), "-p", str(port), *_POSTGRES_FLAGS]
 
-        def ready(port: int) -> bool:  # the "ready" line of postmaster.pid, as pg_ctl -w reads
+        def ready(port: int, log: Path) -> bool:  # postmaster.pid says "ready", as pg_ctl -w reads
             deadline = time.monotonic() + 60
             while res.proc and res.proc.poll() is None and time.monotonic() < deadline:
                 with contextlib.suppress(OSError):
@@ -423,18 +423,21 @@ def _embedded_redis(password: str) -> RedisService:
     res = _Resources(Path(tempfile.mkdtemp(prefix="flowctl-redis-")), signal.SIGTERM)
     try:
         assert res.tmp is not None
-        conf = res.tmp / "redis.conf"  # the password goes in a 0600 file, not into argv
+        conf = res.tmp / "redis.conf"  # password in a file in the 0700 dir, not in argv
 
         def argv(port: int) -> list[str]:
             auth = f"requirepass {password}" if password else ""
             conf.write_text(_REDIS_CONF.format(port=port, dir=res.tmp, auth=auth))
             return [str(binary), str(conf)]
 
-        def ready(port: int) -> bool:  # PING until *our* process answers
+        def ready(port: int, log: Path) -> bool:  # logged ready, then *our* process answers PING
             import redis
 
             deadline = time.monotonic() + 30
             while res.proc and res.proc.poll() is None and time.monotonic() < deadline:
+                if b"Ready to accept connections" not in log.read_bytes():
+                    time.sleep(0.005)
+                    continue
                 endpoint = RedisEndpoint("127.0.0.1", port, 0, password)
                 with contextlib.suppress(redis.RedisError), endpoint.client(probe=True) as c:
                     if c.info("server")["process_id"] == res.proc.pid:
@@ -508,6 +511,11 @@ class _Service:
     def ping(self) -> None:
         """Raise unless the server answers."""
         raise NotImplementedError
+
+    @property
+    def work_dir(self) -> Path | None:
+        """Temp dir of the embedded server (data, config, logs); removed on close."""
+        return self._resources.tmp if self._resources else None
 
     def close(self) -> None:
         """Stop what the harness started and remove its temp dir (idempotent)."""

