@@ -170,7 +170,7 @@ class ProcessorErrorResult(GuestError):
     error: ProcessorError
 
     def __init__(self, error: ProcessorError, *, function: str = "") -> None:
-        super().__init__(f"{function or 'guest'} returned {error!r}", function=function)
+        super().__init__(f"{function or 'guest'} returned err({error})", function=function)
         self.error = error
 
 

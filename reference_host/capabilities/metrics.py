@@ -153,10 +153,11 @@ class MetricsCapability:
             ln = names_of(hseries)
             hfam = HistogramMetricFamily(name, f"guest histogram {name}", labels=["component", *ln])
             for key, h in hseries.items():
-                cum, acc = [], 0
-                for b, c in zip(BUCKETS, h.buckets, strict=True):
-                    acc = c  # buckets are already cumulative (observe() fills every b >= v)
-                    cum.append(("+Inf" if math.isinf(b) else str(b), float(acc)))
+                # h.buckets are already cumulative: observe() counts v in every bucket b >= v
+                cum = [
+                    ("+Inf" if math.isinf(b) else f"{b:g}", float(c))
+                    for b, c in zip(BUCKETS, h.buckets, strict=True)
+                ]
                 hfam.add_metric(labels(key, ln), cum, h.total)
             yield hfam
 
