@@ -11,61 +11,73 @@ The supported API is what this module exports; everything else is private to the
 
 from __future__ import annotations
 
-from reference_host.engine import EngineConfig, HostEngine, LoadedComponent, default_cache_dir
-from reference_host.errors import (
-    CallTimeoutError,
-    CompileError,
-    ComponentLoadError,
-    ComponentNotFoundError,
-    ContractError,
-    CoreModuleError,
-    FlowctlHostError,
-    GuestError,
-    GuestTrap,
-    LifecycleError,
-    LinkError,
-    MemoryLimitError,
-    MissingProcessorExportError,
-    NotWasmError,
-    OutOfFuelError,
-    OutputLimitError,
-    PolicyError,
-    ProcessorErrorResult,
-    StackExhaustedError,
-    TruncatedComponentError,
-    UngrantedImportError,
-    UnknownImportError,
-    ValueConversionError,
-    WasiImportError,
-    WitDriftError,
-)
-from reference_host.host import open_processor
-from reference_host.inspect import ComponentReport, inspect_component
-from reference_host.jsonform import event_from_json, event_schema, event_to_json
-from reference_host.limits import CallMeasurement, ResourceLimits
-from reference_host.policy import Policy, load_policy
-from reference_host.processor import ProcessorInstance, State
-from reference_host.types import (
-    AssetType,
-    DbError,
-    Err,
-    Event,
-    EventType,
-    Generic,
-    HealthState,
-    HealthStatus,
-    HttpError,
-    KvError,
-    Ok,
-    OperationType,
-    ProcessorError,
-    ProcessorInfo,
-    StellarAsset,
-    StellarLedger,
-    StellarOperation,
-    StellarTransaction,
-    TokenTransfer,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# name -> module defining it; imported on first use, so `import reference_host.engine` (or the
+# CLI) does not pay for pydantic, pglast, ... until they are needed
+_EXPORTS: dict[str, str] = {
+    "AssetType": "reference_host.types",
+    "CallMeasurement": "reference_host.limits",
+    "CallTimeoutError": "reference_host.errors",
+    "CompileError": "reference_host.errors",
+    "ComponentLoadError": "reference_host.errors",
+    "ComponentNotFoundError": "reference_host.errors",
+    "ComponentReport": "reference_host.inspect",
+    "ContractError": "reference_host.errors",
+    "CoreModuleError": "reference_host.errors",
+    "DbError": "reference_host.types",
+    "EngineConfig": "reference_host.engine",
+    "Err": "reference_host.types",
+    "Event": "reference_host.types",
+    "EventType": "reference_host.types",
+    "FlowctlHostError": "reference_host.errors",
+    "Generic": "reference_host.types",
+    "GuestError": "reference_host.errors",
+    "GuestTrap": "reference_host.errors",
+    "HealthState": "reference_host.types",
+    "HealthStatus": "reference_host.types",
+    "HostEngine": "reference_host.engine",
+    "HttpError": "reference_host.types",
+    "KvError": "reference_host.types",
+    "LifecycleError": "reference_host.errors",
+    "LinkError": "reference_host.errors",
+    "LoadedComponent": "reference_host.engine",
+    "MemoryLimitError": "reference_host.errors",
+    "MissingProcessorExportError": "reference_host.errors",
+    "NotWasmError": "reference_host.errors",
+    "Ok": "reference_host.types",
+    "OperationType": "reference_host.types",
+    "OutOfFuelError": "reference_host.errors",
+    "OutputLimitError": "reference_host.errors",
+    "Policy": "reference_host.policy",
+    "PolicyError": "reference_host.errors",
+    "ProcessorError": "reference_host.types",
+    "ProcessorErrorResult": "reference_host.errors",
+    "ProcessorInfo": "reference_host.types",
+    "ProcessorInstance": "reference_host.processor",
+    "ResourceLimits": "reference_host.limits",
+    "StackExhaustedError": "reference_host.errors",
+    "State": "reference_host.processor",
+    "StellarAsset": "reference_host.types",
+    "StellarLedger": "reference_host.types",
+    "StellarOperation": "reference_host.types",
+    "StellarTransaction": "reference_host.types",
+    "TokenTransfer": "reference_host.types",
+    "TruncatedComponentError": "reference_host.errors",
+    "UngrantedImportError": "reference_host.errors",
+    "UnknownImportError": "reference_host.errors",
+    "ValueConversionError": "reference_host.errors",
+    "WasiImportError": "reference_host.errors",
+    "WitDriftError": "reference_host.errors",
+    "default_cache_dir": "reference_host.engine",
+    "event_from_json": "reference_host.jsonform",
+    "event_schema": "reference_host.jsonform",
+    "event_to_json": "reference_host.jsonform",
+    "inspect_component": "reference_host.inspect",
+    "load_policy": "reference_host.policy",
+    "open_processor": "reference_host.host",
+}
 
 __all__ = [
     "AssetType",
@@ -129,3 +141,74 @@ __all__ = [
     "load_policy",
     "open_processor",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reference_host' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:
+    from reference_host.engine import EngineConfig, HostEngine, LoadedComponent, default_cache_dir
+    from reference_host.errors import (
+        CallTimeoutError,
+        CompileError,
+        ComponentLoadError,
+        ComponentNotFoundError,
+        ContractError,
+        CoreModuleError,
+        FlowctlHostError,
+        GuestError,
+        GuestTrap,
+        LifecycleError,
+        LinkError,
+        MemoryLimitError,
+        MissingProcessorExportError,
+        NotWasmError,
+        OutOfFuelError,
+        OutputLimitError,
+        PolicyError,
+        ProcessorErrorResult,
+        StackExhaustedError,
+        TruncatedComponentError,
+        UngrantedImportError,
+        UnknownImportError,
+        ValueConversionError,
+        WasiImportError,
+        WitDriftError,
+    )
+    from reference_host.host import open_processor
+    from reference_host.inspect import ComponentReport, inspect_component
+    from reference_host.jsonform import event_from_json, event_schema, event_to_json
+    from reference_host.limits import CallMeasurement, ResourceLimits
+    from reference_host.policy import Policy, load_policy
+    from reference_host.processor import ProcessorInstance, State
+    from reference_host.types import (
+        AssetType,
+        DbError,
+        Err,
+        Event,
+        EventType,
+        Generic,
+        HealthState,
+        HealthStatus,
+        HttpError,
+        KvError,
+        Ok,
+        OperationType,
+        ProcessorError,
+        ProcessorInfo,
+        StellarAsset,
+        StellarLedger,
+        StellarOperation,
+        StellarTransaction,
+        TokenTransfer,
+    )

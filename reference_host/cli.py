@@ -137,12 +137,13 @@ def _guest_error_record(line: int, event: Event, exc: GuestError) -> dict[str, A
             **{"processor-error": to_json(PROCESSOR_ERROR, exc.error)},
         )
     kind = type(exc).__name__
-    return _error(line, event.id, "trap" if isinstance(exc, GuestTrap) else "host", str(exc),
-                  trap=kind)  # fmt: skip
+    return _error(
+        line, event.id, "trap" if isinstance(exc, GuestTrap) else "host", str(exc), trap=kind
+    )
 
 
 class _Progress:
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, *, enabled: bool) -> None:
         self.enabled = enabled
         self.start = self.last = time.monotonic()
 
@@ -166,7 +167,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     instance, granted = open_processor(policy, args.component, cache_dir=_cache_dir(args))
     out = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
     errs = out if not args.errors else open(args.errors, "w", encoding="utf-8")  # noqa: SIM115
-    progress = _Progress(args.progress if args.progress is not None else sys.stderr.isatty())
+    progress = _Progress(
+        enabled=args.progress if args.progress is not None else sys.stderr.isatty()
+    )
     done = failed = produced = 0
 
     def emit(rec: dict[str, Any], stream: IO[str]) -> None:
@@ -288,8 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=help_text)
         common(p)
-        p.add_argument("--policy", help="pipeline YAML or processor block (grants and limits); "
-                       "without it: logging, metrics and config granted, default limits")  # fmt: skip
+        p.add_argument(
+            "--policy",
+            help="pipeline YAML or processor block (grants and limits); "
+            "without it: logging, metrics and config granted, default limits",
+        )
         p.add_argument("--processor-id", help="which processor of the pipeline YAML")
         p.add_argument("--config", help="processor config JSON file (overrides the policy's)")
         p.add_argument("--batch-size", type=int, help="events per process-batch call")
@@ -298,11 +304,17 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--timeout", type=float, help="wall-clock seconds per call")
         p.set_defaults(func=func)
         if name == "run":
-            p.add_argument("--input", required=True, help="events, one JSON object per line (- = stdin)")
+            p.add_argument(
+                "--input", required=True, help="events, one JSON object per line (- = stdin)"
+            )
             p.add_argument("--output", default="-", help="output events as JSONL (default stdout)")
             p.add_argument("--errors", help="write error records here instead of --output")
-            p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                           help="progress on stderr (default: when stderr is a terminal)")  # fmt: skip
+            p.add_argument(
+                "--progress",
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help="progress on stderr (default: when stderr is a terminal)",
+            )
             p.add_argument("--summary", action="store_true", help="print a summary line")
 
     p = sub.add_parser("schema", help="print the JSON Schema of an event's JSON form")

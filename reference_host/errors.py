@@ -17,8 +17,8 @@ the problem *and* the remedy.  The tree::
     │   ├── UngrantedImportError           flowctl capability not granted (names the policy key)
     │   ├── WasiImportError                WASI imported but not granted
     │   └── UnknownImportError             imports nothing the host knows how to provide
-    ├── PolicyError                        the policy / pipeline YAML is invalid (names the key path)
-    ├── ValueConversionError               a host value does not fit the WIT type (before the call)
+    ├── PolicyError                        the policy / pipeline YAML is invalid (names key paths)
+    ├── ValueConversionError               a value does not fit its WIT type (before the call)
     ├── LifecycleError                     call refused in this state, without entering the guest
     └── GuestError                         the call entered the guest and failed
         ├── GuestTrap                      the guest trapped (unreachable, bad memory access, ...)
@@ -34,7 +34,7 @@ the problem *and* the remedy.  The tree::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from reference_host.types import ProcessorError
@@ -121,13 +121,24 @@ class LifecycleError(FlowctlHostError):
 
 
 class GuestError(FlowctlHostError):
-    """A call entered the guest and did not return a usable result."""
+    """A call entered the guest and did not return a usable result.
+
+    For ``process_batch`` the error also tells what was done before the failing chunk:
+    ``processed`` (outputs of the chunks that succeeded), ``failed_offset`` (index of the failing
+    chunk's first event) and ``failed_count`` (its size).
+    """
 
     function: str
+    processed: list[Any]
+    failed_offset: int | None
+    failed_count: int
 
     def __init__(self, message: str, *, function: str = "") -> None:
         super().__init__(message)
         self.function = function
+        self.processed = []
+        self.failed_offset = None
+        self.failed_count = 0
 
 
 class GuestTrap(GuestError):

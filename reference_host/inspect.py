@@ -97,8 +97,19 @@ def reference_component_bytes() -> bytes:
             core = Path(tmp) / "core.wasm"
             comp = Path(tmp) / "ref.wasm"
             tool = wasm_tools()
-            _run([tool, "component", "embed", "--dummy", str(wit), "--world", "flowctl-processor",
-                  "-o", str(core)])  # fmt: skip
+            _run(
+                [
+                    tool,
+                    "component",
+                    "embed",
+                    "--dummy",
+                    str(wit),
+                    "--world",
+                    "flowctl-processor",
+                    "-o",
+                    str(core),
+                ]
+            )
             _run([tool, "component", "new", str(core), "-o", str(comp)])
             comp.replace(out)
     return out.read_bytes()
@@ -255,9 +266,11 @@ def inspect_component(engine: Engine, component: Component) -> ComponentReport:
         problem = None
         if kind == "flowctl":
             if name not in ref.interfaces or name == names.PROCESSOR:
-                problem = f"{name} is not an interface the host provides (known: " + ", ".join(
-                    names.CAPABILITIES
-                ) + ")"
+                problem = (
+                    f"{name} is not an interface the host provides (known: "
+                    + ", ".join(names.CAPABILITIES)
+                    + ")"
+                )
             else:
                 for item, ty in _instance_items(ext.ty, engine).items():
                     if isinstance(ty, wt.FuncType):

@@ -43,6 +43,7 @@ def short(name: str) -> str:
     """``obsrvr:flowctl/logging@1.0.0`` → ``logging`` (other names unchanged)."""
     return SHORT_NAMES.get(name, name)
 
+
 GRANT_KEYS: dict[str, str] = {
     LOGGING: "capabilities.logging: true",
     METRICS: "capabilities.metrics: true",

@@ -19,7 +19,7 @@ Used by fixtures, the CLI (JSONL in and out) and, later, gRPC payloads.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from reference_host.abi import schema as s
 from reference_host.errors import ValueConversionError
@@ -37,7 +37,7 @@ _INT_RANGES = {
 }
 
 
-def to_json(ty: s.Ty, value: Any) -> Any:  # noqa: C901, PLR0911 - one case per WIT kind
+def to_json(ty: s.Ty, value: Any) -> Any:
     """The JSON form (plain dicts/lists/scalars) of ``value`` of type ``ty``."""
     if isinstance(ty, s.Prim):
         return value
@@ -57,7 +57,7 @@ def to_json(ty: s.Ty, value: Any) -> Any:  # noqa: C901, PLR0911 - one case per 
     if isinstance(ty, s.ByClass):
         for case, cls, pty, wrapped in ty.cases:
             if type(value) is cls:
-                return {case: to_json(pty, value.value if wrapped else value)}
+                return {case: to_json(pty, cast(Any, value).value if wrapped else value)}
         raise ValueConversionError(f"{type(value).__name__} is not a case of {ty.wit}")
     if isinstance(ty, s.Result):
         if isinstance(value, Err):
@@ -81,7 +81,7 @@ def _jsonable(data: Any) -> bool:
     return True
 
 
-def from_json(ty: s.Ty, data: Any, path: str = "$") -> Any:  # noqa: C901, PLR0911, PLR0912
+def from_json(ty: s.Ty, data: Any, path: str = "$") -> Any:
     """Parse the JSON form of a value of type ``ty``; errors name the JSON path."""
     if isinstance(ty, s.Prim):
         w = ty.wit
@@ -126,24 +126,29 @@ def from_json(ty: s.Ty, data: Any, path: str = "$") -> Any:  # noqa: C901, PLR09
     if isinstance(ty, s.Tuple):
         if not isinstance(data, list) or len(data) != len(ty.elems):
             raise _fail(path, ty, data, f"an array of {len(ty.elems)}")
-        return tuple(from_json(t, v, f"{path}[{i}]") for i, (t, v) in enumerate(zip(ty.elems, data, strict=True)))
+        return tuple(
+            from_json(t, v, f"{path}[{i}]")
+            for i, (t, v) in enumerate(zip(ty.elems, data, strict=True))
+        )
     if isinstance(ty, s.Tagged):
         cases = dict(ty.cases)
         if isinstance(data, str) and data in cases and cases[data] is None:
             return ty.cls(data)
         if isinstance(data, dict) and len(data) == 1:
-            (case, payload), = data.items()
+            ((case, payload),) = data.items()
             if case in cases and cases[case] is not None:
                 return ty.cls(case, from_json(cases[case], payload, f"{path}.{case}"))  # type: ignore[arg-type]
         raise _fail(path, ty, data, "a case name or {case: payload}: " + ", ".join(cases))
     if isinstance(ty, s.ByClass):
         if isinstance(data, dict) and len(data) == 1:
-            (case, payload), = data.items()
+            ((case, payload),) = data.items()
             for c, cls, pty, wrapped in ty.cases:
                 if c == case:
                     v = from_json(pty, payload, f"{path}.{case}")
                     return cls(v) if wrapped else v
-        raise _fail(path, ty, data, "{case: payload} with case " + ", ".join(c[0] for c in ty.cases))
+        raise _fail(
+            path, ty, data, "{case: payload} with case " + ", ".join(c[0] for c in ty.cases)
+        )
     if isinstance(ty, s.Result):
         if isinstance(data, dict) and len(data) == 1 and ("ok" in data or "err" in data):
             if "ok" in data:
@@ -179,7 +184,7 @@ def json_schema(ty: s.Ty) -> dict[str, Any]:
     return out
 
 
-def _schema(ty: s.Ty, defs: dict[str, Any]) -> dict[str, Any]:  # noqa: C901, PLR0911
+def _schema(ty: s.Ty, defs: dict[str, Any]) -> dict[str, Any]:
     named = isinstance(ty, s.Record | s.Enum | s.Tagged | s.ByClass)
     if named and ty.wit in defs:
         return {"$ref": f"#/$defs/{ty.wit}"}

@@ -74,8 +74,13 @@ INTERFACE_GRANTS: dict[str, tuple[str, str]] = {
     "obsrvr:flowctl/key-value@1.0.0": ("key_value", "capabilities.key_value.enabled: true"),
 }
 _SHORT_NAMES = {
-    "logging": "logging", "metrics": "metrics", "config": "config", "http": "http",
-    "http-client": "http", "database": "database", "key-value": "key_value",
+    "logging": "logging",
+    "metrics": "metrics",
+    "config": "config",
+    "http": "http",
+    "http-client": "http",
+    "database": "database",
+    "key-value": "key_value",
     "key_value": "key_value",
 }
 
@@ -91,14 +96,16 @@ def parse_duration(value: object) -> float:
         parts = list(_DURATION_PART.finditer(text))
         if parts and "".join(p.group(0) for p in parts) == text:
             return sum(float(p.group(1)) * _UNITS[p.group(2)] for p in parts)
-    raise ValueError(f"expected a duration like '10s', '100ms', '1m30s' or a number of seconds, "
-                     f"got {value!r}")
+    raise ValueError(
+        f"expected a duration like '10s', '100ms', '1m30s' or a number of seconds, got {value!r}"
+    )
 
 
 def _checked(check: Callable[[str], object]) -> Callable[[str], str]:
     def validate(value: str) -> str:
         check(value)
         return value
+
     return validate
 
 
@@ -244,8 +251,10 @@ class Policy(_Frozen):
         if interface_name.startswith("wasi:"):
             return "capabilities.wasi: true"
         if interface_name not in INTERFACE_GRANTS:
-            raise ValueError(f"{interface_name!r} is not a flowctl capability; known: "
-                             f"{', '.join(INTERFACE_GRANTS)}")
+            raise ValueError(
+                f"{interface_name!r} is not a flowctl capability; known: "
+                f"{', '.join(INTERFACE_GRANTS)}"
+            )
         return INTERFACE_GRANTS[interface_name][1]
 
     @classmethod
@@ -266,8 +275,10 @@ class Policy(_Frozen):
             full = INTERFACE_GRANTS.get(name)
             field = full[0] if full else _SHORT_NAMES.get(name.strip().lower())
             if field is None:
-                raise PolicyError(f"unknown capability {name!r}; expected one of "
-                                  f"{', '.join(sorted(_SHORT_NAMES))}")
+                raise PolicyError(
+                    f"unknown capability {name!r}; expected one of "
+                    f"{', '.join(sorted(_SHORT_NAMES))}"
+                )
             grants[field] = True if field in {"logging", "metrics", "config"} else {"enabled": True}
         return policy_from_mapping({"capabilities": grants}, source="default_for()")
 
@@ -292,8 +303,9 @@ class Policy(_Frozen):
     def key_rules(self) -> KeyRules:
         """Return the key rules for ``capabilities.key_value``."""
         kv = self.capabilities.key_value
-        return KeyRules(kv.namespace, kv.max_key_bytes, max_value_bytes=kv.max_value_bytes,
-                        max_keys=kv.max_keys)
+        return KeyRules(
+            kv.namespace, kv.max_key_bytes, max_value_bytes=kv.max_value_bytes, max_keys=kv.max_keys
+        )
 
     # ------------------------------------------------------------------ reports
 
@@ -302,7 +314,8 @@ class Policy(_Frozen):
         data: dict[str, Any] = self.model_dump(mode="json")
         caps = data["capabilities"]
         caps["database"]["connection_string"] = redact_secret(
-            self.capabilities.database.connection_string)
+            self.capabilities.database.connection_string
+        )
         caps["key_value"]["url"] = redact_secret(self.capabilities.key_value.url)
         config = self.processor_config_data
         data["processor_config"] = {
@@ -372,7 +385,6 @@ def _deep_merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str,
     return merged
 
 
-
 # ---------------------------------------------------------------------- loading
 
 
@@ -386,16 +398,16 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict
         key = loader.construct_object(key_node)
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}; each key may appear once",
+                None,
+                None,
+                f"duplicate key {key!r}; each key may appear once",
                 key_node.start_mark,
             )
         seen.add(key)
     return dict(loader.construct_mapping(node))
 
 
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def load_policy(path: str | Path, processor_id: str | None = None) -> Policy:
@@ -409,17 +421,18 @@ def load_policy(path: str | Path, processor_id: str | None = None) -> Policy:
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"cannot read policy file {file}: {exc}; pass an existing UTF-8 "
-                          "YAML or JSON file") from exc
+        raise PolicyError(
+            f"cannot read policy file {file}: {exc}; pass an existing UTF-8 YAML or JSON file"
+        ) from exc
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise PolicyError(f"{file} is not valid YAML/JSON: {exc}") from exc
     if not isinstance(data, Mapping):
-        raise PolicyError(f"{file}: expected a mapping at the top level, got "
-                          f"{type(data).__name__}")
-    return policy_from_mapping(data, processor_id=processor_id, base_dir=file.parent,
-                               source=str(file))
+        raise PolicyError(f"{file}: expected a mapping at the top level, got {type(data).__name__}")
+    return policy_from_mapping(
+        data, processor_id=processor_id, base_dir=file.parent, source=str(file)
+    )
 
 
 def policy_from_mapping(
@@ -452,22 +465,28 @@ def _select_config(
         if processor_id is not None:
             matches = [i for i, pid in enumerate(ids) if pid == processor_id]
             if not matches:
-                raise PolicyError(f"{source}: no processor with id {processor_id!r} in "
-                                  f"spec.processors; ids: {ids}")
+                raise PolicyError(
+                    f"{source}: no processor with id {processor_id!r} in "
+                    f"spec.processors; ids: {ids}"
+                )
             index = matches[0]
         else:
-            wasm = [i for i, p in enumerate(processors)
-                    if isinstance(p, Mapping) and p.get("type") == "wasm-component"]
+            wasm = [
+                i
+                for i, p in enumerate(processors)
+                if isinstance(p, Mapping) and p.get("type") == "wasm-component"
+            ]
             if len(wasm) != 1:
-                raise PolicyError(f"{source}: {len(wasm)} processors of type wasm-component; "
-                                  f"pass a processor id, one of {ids}")
+                raise PolicyError(
+                    f"{source}: {len(wasm)} processors of type wasm-component; "
+                    f"pass a processor id, one of {ids}"
+                )
             index = wasm[0]
         return _from_block(processors[index], f"spec.processors[{index}]", source)
     if "config" in data and ("id" in data or "type" in data):
         config, prefix, pid = _from_block(data, "", source)
         if processor_id is not None and pid != processor_id:
-            raise PolicyError(f"{source}: the processor block has id {pid!r}, not "
-                              f"{processor_id!r}")
+            raise PolicyError(f"{source}: the processor block has id {pid!r}, not {processor_id!r}")
         return config, prefix, pid
     return data, "", processor_id
 
@@ -477,8 +496,9 @@ def _from_block(block: object, path: str, source: str) -> tuple[Mapping[str, Any
     if not isinstance(block, Mapping):
         raise PolicyError(f"{source}: {path or 'processor'}: expected a mapping")
     if block.get("type", "wasm-component") != "wasm-component":
-        raise PolicyError(f"{source}: {where}type: expected 'wasm-component', got "
-                          f"{block.get('type')!r}")
+        raise PolicyError(
+            f"{source}: {where}type: expected 'wasm-component', got {block.get('type')!r}"
+        )
     config = block.get("config")
     if not isinstance(config, Mapping):
         raise PolicyError(f"{source}: {where}config: expected the processor's config mapping")

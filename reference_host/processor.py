@@ -348,9 +348,9 @@ class ProcessorInstance:
                     "process-batch", self._call("process-batch", chunk, events_in=len(chunk))
                 )
             except (ProcessorErrorResult, GuestTrap) as exc:
-                exc.processed = outputs  # type: ignore[attr-defined]
-                exc.failed_offset = start  # type: ignore[attr-defined]
-                exc.failed_count = len(chunk)  # type: ignore[attr-defined]
+                exc.processed = outputs
+                exc.failed_offset = start
+                exc.failed_count = len(chunk)
                 raise
             self._check_output("process-batch", out)
             outputs.extend(out)

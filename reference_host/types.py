@@ -27,7 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar, Generic as _Generic, TypeVar
+from typing import Any, ClassVar, TypeVar
+from typing import Generic as _Generic
 
 T = TypeVar("T")
 E = TypeVar("E")
@@ -58,7 +59,7 @@ class EventType(StrEnum):
     TRANSACTION = "transaction"
     LEDGER = "ledger"
     OPERATION = "operation"
-    TOKEN_TRANSFER = "token-transfer"
+    TOKEN_TRANSFER = "token-transfer"  # noqa: S105 - an event type, not a secret
     ACCOUNT_CREATED = "account-created"
     ACCOUNT_UPDATED = "account-updated"
     TRUSTLINE_CREATED = "trustline-created"

@@ -91,9 +91,7 @@ class GuestFunc:
         """
         n = len(self._encs)
         if len(args) != n:
-            raise ValueConversionError(
-                f"{self.sig.name} takes {n} argument(s), {len(args)} given"
-            )
+            raise ValueConversionError(f"{self.sig.name} takes {n} argument(s), {len(args)} given")
         arena = lower_into(self._arena, self._encs, args)
         if arena is not self._arena:
             self._arena = arena
@@ -161,7 +159,7 @@ def _trampoline(
     handler = _HANDLERS[data or 0]
     try:
         handler.invoke(args or 0, results or 0)
-    except BaseException as exc:  # noqa: BLE001 - any exception must become a trap, not a crash
+    except BaseException as exc:
         HOST_STATE.exception = exc
         HOST_STATE.function = handler.name
         msg = f"host function {handler.name} raised {type(exc).__name__}: {exc}"
@@ -170,15 +168,15 @@ def _trampoline(
     return 0
 
 
-@ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 def _finalize(data: int | None) -> None:
     with _LOCK:
         _HANDLERS.pop(data or 0, None)
 
 
+_FINALIZE_T = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 _TRAMPOLINE = _CALLBACK_T(_trampoline)
 _TRAMPOLINE_PTR = ctypes.cast(_TRAMPOLINE, ffi.wasmtime_component_func_callback_t)
-_FINALIZE_PTR = ctypes.cast(_finalize, ctypes.CFUNCTYPE(None, ctypes.c_void_p))
+_FINALIZE_PTR = _FINALIZE_T(_finalize)
 
 
 def add_host_func(

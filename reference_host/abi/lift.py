@@ -57,7 +57,7 @@ def decoder(ty: s.Ty) -> Decoder:
     return hit
 
 
-def _make(ty: s.Ty) -> Decoder:  # noqa: C901 - one branch per WIT kind, kept together on purpose
+def _make(ty: s.Ty) -> Decoder:
     if isinstance(ty, s.Prim):
         return _prim(ty)
     if isinstance(ty, s.Record):
@@ -127,7 +127,9 @@ def _record(ty: s.Record) -> Decoder:
         elif isinstance(fty, s.Enum) and not fty.as_variant:
             ns[f"T{i}"] = {m.value.encode(): m for m in fty.cls}
             lines += [f"    n, q = U2(M, p + {o})", f"    {v} = T{i}[M[q : q + n].tobytes()]"]
-        elif isinstance(fty, s.Option) and isinstance(fty.elem, s.Prim) and fty.elem.wit == "string":
+        elif (
+            isinstance(fty, s.Option) and isinstance(fty.elem, s.Prim) and fty.elem.wit == "string"
+        ):
             lines += [
                 f"    (q,) = U1(M, p + {o})",
                 "    if q:",

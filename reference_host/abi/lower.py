@@ -112,7 +112,7 @@ def encoder(ty: s.Ty) -> Encoder:
     return hit
 
 
-def _make(ty: s.Ty) -> Encoder:  # noqa: C901 - one branch per WIT kind, kept together on purpose
+def _make(ty: s.Ty) -> Encoder:
     if isinstance(ty, s.Prim):
         return _prim(ty)
     if isinstance(ty, s.Record):

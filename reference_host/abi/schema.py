@@ -318,7 +318,13 @@ INTERFACES: dict[str, dict[str, FuncSig]] = {
         s.name: s
         for s in (
             *(
-                _sig(f"record-{k}", None, ("name", STRING), ("value", F64), ("tags", List(METRIC_TAG)))
+                _sig(
+                    f"record-{k}",
+                    None,
+                    ("name", STRING),
+                    ("value", F64),
+                    ("tags", List(METRIC_TAG)),
+                )
                 for k in ("counter", "gauge", "histogram")
             ),
             _sig(

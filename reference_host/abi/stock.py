@@ -9,7 +9,7 @@ The production path never uses them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from wasmtime.component import Record, Variant
 
@@ -21,7 +21,7 @@ def _tagged(vt: Any) -> bool:
     return bool(vt._tagged())
 
 
-def to_stock(ty: s.Ty, value: Any, vt: Any) -> Any:  # noqa: C901, PLR0911
+def to_stock(ty: s.Ty, value: Any, vt: Any) -> Any:
     """Convert a model value of type ``ty`` to what stock wasmtime-py accepts for ``vt``."""
     if isinstance(ty, s.Prim):
         return float(value) if ty.wit in ("f32", "f64") else value
@@ -35,7 +35,9 @@ def to_stock(ty: s.Ty, value: Any, vt: Any) -> Any:  # noqa: C901, PLR0911
     if isinstance(ty, s.List):
         return [to_stock(ty.elem, v, vt.element) for v in value]
     if isinstance(ty, s.Tuple):
-        return tuple(to_stock(t, v, e) for t, v, e in zip(ty.elems, value, vt.elements, strict=True))
+        return tuple(
+            to_stock(t, v, e) for t, v, e in zip(ty.elems, value, vt.elements, strict=True)
+        )
     if isinstance(ty, s.Option):
         return None if value is None else to_stock(ty.elem, value, vt.payload)
     cases = dict(vt.cases) if hasattr(vt, "cases") else {"ok": vt.ok, "err": vt.err}
@@ -46,7 +48,7 @@ def to_stock(ty: s.Ty, value: Any, vt: Any) -> Any:  # noqa: C901, PLR0911
         for c, cls, pty2, wrapped in ty.cases:
             if type(value) is cls:
                 case = c
-                payload = to_stock(pty2, value.value if wrapped else value, cases[c])
+                payload = to_stock(pty2, cast(Any, value).value if wrapped else value, cases[c])
                 break
         else:
             raise TypeError(f"{type(value).__name__} is not a case of {ty.wit}")
@@ -61,7 +63,7 @@ def to_stock(ty: s.Ty, value: Any, vt: Any) -> Any:  # noqa: C901, PLR0911
     return Variant(case, payload) if _tagged(vt) else payload
 
 
-def from_stock(ty: s.Ty, value: Any, vt: Any) -> Any:  # noqa: C901, PLR0911, PLR0912
+def from_stock(ty: s.Ty, value: Any, vt: Any) -> Any:
     """Convert what stock wasmtime-py returned for ``vt`` into our model value of type ``ty``."""
     if isinstance(ty, s.Prim):
         return value
@@ -77,7 +79,9 @@ def from_stock(ty: s.Ty, value: Any, vt: Any) -> Any:  # noqa: C901, PLR0911, PL
     if isinstance(ty, s.List):
         return [from_stock(ty.elem, v, vt.element) for v in value]
     if isinstance(ty, s.Tuple):
-        return tuple(from_stock(t, v, e) for t, v, e in zip(ty.elems, value, vt.elements, strict=True))
+        return tuple(
+            from_stock(t, v, e) for t, v, e in zip(ty.elems, value, vt.elements, strict=True)
+        )
     if isinstance(ty, s.Option):
         return None if value is None else from_stock(ty.elem, value, vt.payload)
     cases = dict(vt.cases) if hasattr(vt, "cases") else {"ok": vt.ok, "err": vt.err}
@@ -111,4 +115,3 @@ def _case_of(value: Any, cases: dict[str, Any]) -> str:
         if isinstance(value, tuple(classes)):
             return name
     raise TypeError(f"{value!r} matches no case of {list(cases)}")
-

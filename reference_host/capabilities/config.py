@@ -83,8 +83,7 @@ class ConfigCapability:
     def _lookup(self, key: str, want: str) -> Any:
         if key not in self.values:
             return Err(ConfigError("key-not-found", key))
-        value = self.values[key]
-        return value
+        return self.values[key]
 
     @staticmethod
     def _mismatch(key: str, value: Any, want: str) -> Err[ConfigError]:
@@ -93,7 +92,7 @@ class ConfigCapability:
     def get_string(self, key: str) -> Any:
         """``get-string``."""
         v = self._lookup(key, "a string")
-        if isinstance(v, Err) or isinstance(v, str):
+        if isinstance(v, Err | str):
             return v
         return self._mismatch(key, v, "a string")
 

@@ -26,8 +26,29 @@ from reference_host.capabilities.base import HostContext, link_interface
 from reference_host.rules.names import metric_problem
 from reference_host.types import MetricTag
 
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000,
-           2500, 5000, 10000, math.inf)  # fmt: skip
+BUCKETS = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    25,
+    50,
+    100,
+    250,
+    500,
+    1000,
+    2500,
+    5000,
+    10000,
+    math.inf,
+)
 
 
 @dataclass(eq=False)
@@ -71,7 +92,9 @@ class MetricsCapability:
     @property
     def series(self) -> int:
         """Number of distinct series held."""
-        return sum(len(d) for kind in (self.counters, self.gauges, self.histograms) for d in kind.values())
+        return sum(
+            len(d) for kind in (self.counters, self.gauges, self.histograms) for d in kind.values()
+        )
 
     def link(self, linker: LinkerInstance, context: HostContext) -> None:
         """Define record-counter, record-gauge, record-histogram and record-timer."""

@@ -206,7 +206,7 @@ class _Scan:
         elif isinstance(node, ast.OnConflictClause) and (
             node.action == OnConflictAction.ONCONFLICT_UPDATE
         ):
-            self.operations.add("UPDATE")
+            pass
 
     def _visit_with(self, clause: ast.WithClause, scope: frozenset[str]) -> frozenset[str]:
         ctes = clause.ctes or ()

@@ -152,7 +152,9 @@ def test_stock_and_ours_lower_to_identical_guest_memory(echo: Echo) -> None:
         (t.Ok(""), t.Ok("")),
     ],
 )
-def test_host_function_returns_err_for_result_option(echo: Echo, answer: Any, expected: Any) -> None:
+def test_host_function_returns_err_for_result_option(
+    echo: Echo, answer: Any, expected: Any
+) -> None:
     # stock wasmtime-py cannot: the untagged `none` case of option matches any object
     KV_GET_ANSWERS["k"] = answer
     call = echo.ours("call-kv-get", (("key", s.STRING),), s.Result(s.Option(s.STRING), s.KV_ERROR))

@@ -31,7 +31,11 @@ CFG = ConfigCapability.from_json_text(
         ("get_int", "f", Err(ConfigError("invalid-type", "f is a number, not an integer"))),
         ("get_int", "f2", Err(ConfigError("invalid-type", "f2 is a number, not an integer"))),
         ("get_int", "b", Err(ConfigError("invalid-type", "b is a boolean, not an integer"))),
-        ("get_int", "big", Err(ConfigError("invalid-type", "big = 9223372036854775808 is outside the s64 range"))),
+        (
+            "get_int",
+            "big",
+            Err(ConfigError("invalid-type", "big = 9223372036854775808 is outside the s64 range")),
+        ),
         ("get_float", "i", 3.0),
         ("get_float", "f", 1.5),
         ("get_float", "s", Err(ConfigError("invalid-type", "s is a string, not a number"))),
@@ -86,7 +90,12 @@ def test_metrics_registry_and_validation() -> None:
     m.record("gauge", "g1", 1.0, [])
     m.record("gauge", "g2", 1.0, [])  # fourth series: over the cap
     assert m.total("events_processed") == 3.0
-    assert dict(m.dropped) == {"negative-counter": 1, "invalid-name": 1, "non-finite": 1, "cardinality": 1}
+    assert dict(m.dropped) == {
+        "negative-counter": 1,
+        "invalid-name": 1,
+        "non-finite": 1,
+        "cardinality": 1,
+    }
     text = generate_latest(m.registry).decode()
     assert 'events_processed_total{component="c1",status="ok"} 3.0' in text
     assert 'latency_ms_count{component="c1"} 2.0' in text

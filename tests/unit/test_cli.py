@@ -48,7 +48,10 @@ def test_bad_lines_become_error_records_and_the_rest_is_processed(tmp_path: Path
     code, out = run(tmp_path, "echo", rows)
     assert code == EXIT_EVENTS_FAILED
     errors = [r for r in out if "error" in r]
-    assert [(e["line"], e["error"]["kind"]) for e in errors] == [(2, "invalid-json"), (3, "invalid-event")]
+    assert [(e["line"], e["error"]["kind"]) for e in errors] == [
+        (2, "invalid-json"),
+        (3, "invalid-event"),
+    ]
     assert errors[1]["input-id"] == "half"
     assert [r for r in out if "error" not in r] == [ev(0), ev(1)]
 
@@ -64,7 +67,8 @@ def test_every_event_failing_is_reported(tmp_path: Path) -> None:
     code, out = run(tmp_path, "spin", [ev(0), ev(1)], "--timeout", "0.05")
     assert code == EXIT_EVENTS_FAILED
     assert [(r["input-id"], r["error"]["trap"]) for r in out] == [
-        ("e0", "CallTimeoutError"), ("e1", "CallTimeoutError")
+        ("e0", "CallTimeoutError"),
+        ("e1", "CallTimeoutError"),
     ]
 
 
@@ -82,14 +86,18 @@ def test_errors_to_a_separate_file(tmp_path: Path) -> None:
     assert read_jsonl(errs)[0]["error"]["kind"] == "invalid-json"
 
 
-def test_missing_component_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_component_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     inp = write_jsonl(tmp_path / "in.jsonl", [ev(0)])
     code = main(["run", str(tmp_path / "none.wasm"), "--input", str(inp), "--no-cache"])
     assert code == EXIT_USAGE
     assert "ComponentNotFoundError" in capsys.readouterr().err
 
 
-def test_ungranted_import_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ungranted_import_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _ = run(tmp_path, "imports-http", [ev(0)])
     assert code == EXIT_USAGE
     assert "capabilities.http.enabled" in capsys.readouterr().err
@@ -114,8 +122,14 @@ def test_inspect_json_of_a_drifted_component(capsys: pytest.CaptureFixture[str])
 def test_inspect_json_lists_worlds(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["inspect", str(build_guest("imports-http")), "--json", "--no-cache"]) == EXIT_OK
     data = json.loads(capsys.readouterr().out)
-    assert data["worlds"] == ["flowctl-processor", "flowctl-processor-http", "flowctl-processor-full"]
-    assert data["imports"] == [{"name": "obsrvr:flowctl/http-client@1.0.0", "kind": "flowctl", "drift": None}]
+    assert data["worlds"] == [
+        "flowctl-processor",
+        "flowctl-processor-http",
+        "flowctl-processor-full",
+    ]
+    assert data["imports"] == [
+        {"name": "obsrvr:flowctl/http-client@1.0.0", "kind": "flowctl", "drift": None}
+    ]
 
 
 def test_schema_command(capsys: pytest.CaptureFixture[str]) -> None:

@@ -95,8 +95,12 @@ def test_second_load_in_a_fresh_process_does_not_recompile(tmp_path: Path, noop:
         "print(HostEngine(cache_dir=Path(sys.argv[1])).load(sys.argv[2]).cache_hit)"
     )
     outs = [
-        subprocess.run([sys.executable, "-c", code, str(tmp_path), str(noop)],
-                       capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-c", code, str(tmp_path), str(noop)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         for _ in range(2)
     ]
     assert outs == ["False", "True"]

@@ -44,7 +44,9 @@ def test_wasi_import_is_classified_and_excludes_every_world(host: HostEngine) ->
 def test_non_processor_component_is_refused(host: HostEngine) -> None:
     r = report(host, "echo-types")
     assert not r.processor_export
-    with pytest.raises(errors.MissingProcessorExportError, match="does not export obsrvr:flowctl/processor"):
+    with pytest.raises(
+        errors.MissingProcessorExportError, match="does not export obsrvr:flowctl/processor"
+    ):
         check_contract(r)
 
 

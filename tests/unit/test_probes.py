@@ -149,7 +149,9 @@ def test_rules_give_the_expected_decision(capability: str, probe: dict[str, Any]
 def test_every_error_case_is_exercised() -> None:
     seen = {(c, p["expect"]["error"]) for c, p in ALL if "error" in p["expect"]}
     for capability in FILES.values():
-        wanted = {"http-client": {"invalid-url", "forbidden"},
-                  "database": {"invalid-query", "permission-denied"},
-                  "key-value": {"invalid-key", "permission-denied", "unknown-error"}}[capability]
+        wanted = {
+            "http-client": {"invalid-url", "forbidden"},
+            "database": {"invalid-query", "permission-denied"},
+            "key-value": {"invalid-key", "permission-denied", "unknown-error"},
+        }[capability]
         assert {e for c, e in seen if c == capability} == wanted

@@ -287,7 +287,9 @@ def test_memory_limit(make: Any, pages: int) -> None:
     with pytest.raises(errors.ProcessorErrorResult) as exc:
         p.process_batch([EVENT])
     assert exc.value.error == t.ProcessorError("resource-exhausted")
-    assert p.health_check().timestamp == pages  # membomb reports memory.size: it stopped at the limit
+    assert (
+        p.health_check().timestamp == pages
+    )  # membomb reports memory.size: it stopped at the limit
 
 
 def test_batch_size_splits_batches(make: Any) -> None:
@@ -304,8 +306,8 @@ def test_failed_chunk_reports_what_was_processed(make: Any) -> None:
     p.initialize("{}")
     with pytest.raises(errors.GuestTrap) as exc:
         p.process_batch([EVENT] * 5)
-    assert exc.value.failed_offset == 0  # type: ignore[attr-defined]
-    assert exc.value.processed == []  # type: ignore[attr-defined]
+    assert exc.value.failed_offset == 0
+    assert exc.value.processed == []
 
 
 def test_measurements_are_recorded(make: Any) -> None:

@@ -22,8 +22,9 @@ RULES = UrlRules(["api.example.com", "*.example.org", "127.0.0.1:8080", "[::1]:9
 NAMES_ONLY = UrlRules(["api.example.com", "*.example.org"])
 LABEL = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
 TLD = st.from_regex(r"[a-z]{2,6}", fullmatch=True)  # a numeric last label makes an IPv4 host
-DOMAIN = st.builds(lambda labels, tld: ".".join([*labels, tld]),
-                   st.lists(LABEL, min_size=1, max_size=2), TLD)
+DOMAIN = st.builds(
+    lambda labels, tld: ".".join([*labels, tld]), st.lists(LABEL, min_size=1, max_size=2), TLD
+)
 
 
 def check(url: str) -> tuple[bool, HttpCode]:
@@ -96,8 +97,20 @@ def test_loopback_names_need_an_exact_entry(url: str) -> None:
 
 @pytest.mark.parametrize(
     "host",
-    ["127.0.0.1", "2130706433", "0x7f000001", "0X7F000001", "0177.0.0.1", "0177.0.0.01", "127.1",
-     "127.0.1", "0x7f.0.0.1", "0x7f.1", "017700000001", "127.0.0.1."],
+    [
+        "127.0.0.1",
+        "2130706433",
+        "0x7f000001",
+        "0X7F000001",
+        "0177.0.0.1",
+        "0177.0.0.01",
+        "127.1",
+        "127.0.1",
+        "0x7f.0.0.1",
+        "0x7f.1",
+        "017700000001",
+        "127.0.0.1.",
+    ],
 )
 def test_every_ipv4_spelling_of_loopback(host: str) -> None:
     assert normalize_host(host) == ipaddress.IPv4Address("127.0.0.1")
@@ -118,8 +131,20 @@ def test_numeric_ipv4_forms_are_the_same_address(value: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "host", ["[::1]", "[::ffff:127.0.0.1]", "[0:0:0:0:0:0:0:1]", "[::]", "169.254.169.254",
-             "0", "0.0.0.0", "10.0.0.1", "192.168.1.1", "[fd00::1]", "8.8.8.8"],
+    "host",
+    [
+        "[::1]",
+        "[::ffff:127.0.0.1]",
+        "[0:0:0:0:0:0:0:1]",
+        "[::]",
+        "169.254.169.254",
+        "0",
+        "0.0.0.0",
+        "10.0.0.1",
+        "192.168.1.1",
+        "[fd00::1]",
+        "8.8.8.8",
+    ],
 )
 def test_unlisted_ip_literals_are_forbidden(host: str) -> None:
     decision = NAMES_ONLY.check(f"http://{host}/")
@@ -149,8 +174,20 @@ def test_zone_ids_are_forbidden() -> None:
     assert rules.check("http://[fe80::1]/").allowed
 
 
-@pytest.mark.parametrize("host", ["256.0.0.1", "1.2.3.4.5", "0x1g.1", "1.2.0x1g.1", "08.0.0.1",
-                                  "a.1", "1.2.3.256", "4294967296", "1..1"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "256.0.0.1",
+        "1.2.3.4.5",
+        "0x1g.1",
+        "1.2.0x1g.1",
+        "08.0.0.1",
+        "a.1",
+        "1.2.3.256",
+        "4294967296",
+        "1..1",
+    ],
+)
 def test_malformed_numeric_hosts_are_invalid(host: str) -> None:
     assert check(f"http://{host}/") == (False, HttpCode.MALFORMED)
 
@@ -200,11 +237,28 @@ def test_syntax_rules(url: str, code: HttpCode) -> None:
     assert check(url) == (False, code)
 
 
-@pytest.mark.parametrize("char", ["\x00", "\t", "\n", "\r", " ", "\x7f", "\x85", "\u200b",
-                                  "\u00ad", "\u2028", "\u3000", "\ufeff"])
+@pytest.mark.parametrize(
+    "char",
+    [
+        "\x00",
+        "\t",
+        "\n",
+        "\r",
+        " ",
+        "\x7f",
+        "\x85",
+        "\u200b",
+        "\u00ad",
+        "\u2028",
+        "\u3000",
+        "\ufeff",
+    ],
+)
 @pytest.mark.parametrize("where", ["host", "path"])
 def test_control_and_invisible_characters_are_invalid(char: str, where: str) -> None:
-    url = f"https://api{char}.example.com/" if where == "host" else f"https://api.example.com/{char}"
+    url = (
+        f"https://api{char}.example.com/" if where == "host" else f"https://api.example.com/{char}"
+    )
     decision = RULES.check(url)
     assert decision.code is HttpCode.MALFORMED
     assert expected_error_case(decision) == "invalid-url"
@@ -213,8 +267,13 @@ def test_control_and_invisible_characters_are_invalid(char: str, where: str) -> 
 URLISH = st.text(alphabet="0123456789abcdefxX.:@[]%/?#\\ -_*ÿé\u3002", max_size=40)
 
 
-@given(st.one_of(st.text(max_size=60), URLISH.map("http://".__add__),
-                 URLISH.map("https://api.example.com".__add__)))
+@given(
+    st.one_of(
+        st.text(max_size=60),
+        URLISH.map("http://".__add__),
+        URLISH.map("https://api.example.com".__add__),
+    )
+)
 def test_check_never_raises_and_agrees(text: str) -> None:
     decision = RULES.check(text)
     assert RULES.is_allowed(text) is decision.allowed
@@ -235,11 +294,16 @@ def test_non_string_input_is_invalid() -> None:
 @pytest.mark.parametrize(
     ("url", "allowed"),
     [
-        ("http://api.example.com/", True), ("http://api.example.com:80/", True),
-        ("https://api.example.com:443/", True), ("http://api.example.com:443/", False),
-        ("https://api.example.com:80/", False), ("https://api.example.com:8443/", False),
-        ("http://127.0.0.1:8080/", True), ("https://127.0.0.1:8080/", True),
-        ("http://127.0.0.1/", False), ("http://127.0.0.1:8081/", False),
+        ("http://api.example.com/", True),
+        ("http://api.example.com:80/", True),
+        ("https://api.example.com:443/", True),
+        ("http://api.example.com:443/", False),
+        ("https://api.example.com:80/", False),
+        ("https://api.example.com:8443/", False),
+        ("http://127.0.0.1:8080/", True),
+        ("https://127.0.0.1:8080/", True),
+        ("http://127.0.0.1/", False),
+        ("http://127.0.0.1:8081/", False),
     ],
 )
 def test_ports(url: str, allowed: bool) -> None:
@@ -290,9 +354,23 @@ def test_parse_entry(entry: str, host: str, port: int | None, wildcard: bool) ->
 
 @pytest.mark.parametrize(
     "entry",
-    ["", "*", "*.com", "*example.com", "a.*.com", "*.*.example.com", "https://api.example.com",
-     "api.example.com/path", "user@api.example.com", "api.example.com:0", "api.example.com:x",
-     "*.127.0.0.1", "bad..name", "[::1", "*.localhost"],
+    [
+        "",
+        "*",
+        "*.com",
+        "*example.com",
+        "a.*.com",
+        "*.*.example.com",
+        "https://api.example.com",
+        "api.example.com/path",
+        "user@api.example.com",
+        "api.example.com:0",
+        "api.example.com:x",
+        "*.127.0.0.1",
+        "bad..name",
+        "[::1",
+        "*.localhost",
+    ],
 )
 def test_bad_entries_are_rejected(entry: str) -> None:
     with pytest.raises(ValueError, match=r"."):
@@ -334,9 +412,13 @@ def test_http_to_https_upgrade_is_fine() -> None:
 def test_check_address(url: str, address: str, allowed: bool) -> None:
     decision = RULES.check_address(RULES.check(url), address)
     assert decision.allowed is allowed
-    assert expected_error_case(decision) == (None if allowed else "forbidden" if
-                                             decision.code is HttpCode.PRIVATE_ADDRESS else
-                                             "invalid-url")
+    assert expected_error_case(decision) == (
+        None
+        if allowed
+        else "forbidden"
+        if decision.code is HttpCode.PRIVATE_ADDRESS
+        else "invalid-url"
+    )
 
 
 # ---------------------------------------------------------------------- rate limiter, timeouts
@@ -383,13 +465,18 @@ def test_rate_limiter_rejects_bad_settings(count: int, window: float) -> None:
 @pytest.mark.parametrize(
     ("request_ms", "policy_s", "remaining", "expected"),
     [
-        (500, 30.0, None, 0.5), (0, 30.0, None, 30.0), (60_000, 30.0, None, 30.0),
-        (60_000, 30.0, 2.5, 2.5), (100, 30.0, 2.5, 0.1), (0, 30.0, 0.0, 0.0),
+        (500, 30.0, None, 0.5),
+        (0, 30.0, None, 30.0),
+        (60_000, 30.0, None, 30.0),
+        (60_000, 30.0, 2.5, 2.5),
+        (100, 30.0, 2.5, 0.1),
+        (0, 30.0, 0.0, 0.0),
         (100, 30.0, -1.0, 0.0),
     ],
 )
-def test_effective_timeout(request_ms: int, policy_s: float, remaining: float | None,
-                           expected: float) -> None:
+def test_effective_timeout(
+    request_ms: int, policy_s: float, remaining: float | None, expected: float
+) -> None:
     assert effective_timeout(request_ms, policy_s, remaining) == pytest.approx(expected)
 
 

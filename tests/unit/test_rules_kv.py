@@ -33,8 +33,25 @@ def redis_glob(pattern: str, text: str) -> bool:
 
 
 @pytest.mark.parametrize(
-    "key", ["a", "counter:ledger:1", "a*b?[c]\\", "ключ", "😀", ".hidden", "a.b..c", "a b",
-            "x" * 512, "€" * 170, "a/b/c", "a:b:", "..x", "x..", "-", "a\u00e9"],
+    "key",
+    [
+        "a",
+        "counter:ledger:1",
+        "a*b?[c]\\",
+        "ключ",
+        "😀",
+        ".hidden",
+        "a.b..c",
+        "a b",
+        "x" * 512,
+        "€" * 170,
+        "a/b/c",
+        "a:b:",
+        "..x",
+        "x..",
+        "-",
+        "a\u00e9",
+    ],
 )
 def test_valid_keys(key: str) -> None:
     decision = RULES.check(key)
@@ -46,17 +63,31 @@ def test_valid_keys(key: str) -> None:
 @pytest.mark.parametrize(
     ("key", "code"),
     [
-        ("", KvCode.EMPTY), ("a\x00b", KvCode.BAD_CHARACTER), ("a\nb", KvCode.BAD_CHARACTER),
-        ("a\r\n", KvCode.BAD_CHARACTER), ("\tab", KvCode.BAD_CHARACTER),
-        ("a\x1bb", KvCode.BAD_CHARACTER), ("a\x7f", KvCode.BAD_CHARACTER),
-        ("a\x85b", KvCode.BAD_CHARACTER), ("a\u200db", KvCode.BAD_CHARACTER),
-        ("a\ufeffb", KvCode.BAD_CHARACTER), ("a\ud800b", KvCode.BAD_CHARACTER),
-        (" a", KvCode.WHITESPACE), ("a ", KvCode.WHITESPACE), ("a\u3000", KvCode.WHITESPACE),
-        ("\u00a0a", KvCode.WHITESPACE), ("x" * 513, KvCode.TOO_LONG), ("€" * 171, KvCode.TOO_LONG),
-        (":a", KvCode.NAMESPACE_ESCAPE), ("::a", KvCode.NAMESPACE_ESCAPE),
-        ("..", KvCode.NAMESPACE_ESCAPE), ("../a", KvCode.NAMESPACE_ESCAPE),
-        ("a/../b", KvCode.NAMESPACE_ESCAPE), ("a:..:b", KvCode.NAMESPACE_ESCAPE),
-        ("a:.", KvCode.NAMESPACE_ESCAPE), ("./a", KvCode.NAMESPACE_ESCAPE),
+        ("", KvCode.EMPTY),
+        ("a\x00b", KvCode.BAD_CHARACTER),
+        ("a\nb", KvCode.BAD_CHARACTER),
+        ("a\r\n", KvCode.BAD_CHARACTER),
+        ("\tab", KvCode.BAD_CHARACTER),
+        ("a\x1bb", KvCode.BAD_CHARACTER),
+        ("a\x7f", KvCode.BAD_CHARACTER),
+        ("a\x85b", KvCode.BAD_CHARACTER),
+        ("a\u200db", KvCode.BAD_CHARACTER),
+        ("a\ufeffb", KvCode.BAD_CHARACTER),
+        ("a\ud800b", KvCode.BAD_CHARACTER),
+        (" a", KvCode.WHITESPACE),
+        ("a ", KvCode.WHITESPACE),
+        ("a\u3000", KvCode.WHITESPACE),
+        ("\u00a0a", KvCode.WHITESPACE),
+        ("x" * 513, KvCode.TOO_LONG),
+        ("€" * 171, KvCode.TOO_LONG),
+        (":a", KvCode.NAMESPACE_ESCAPE),
+        ("::a", KvCode.NAMESPACE_ESCAPE),
+        ("..", KvCode.NAMESPACE_ESCAPE),
+        ("../a", KvCode.NAMESPACE_ESCAPE),
+        ("a/../b", KvCode.NAMESPACE_ESCAPE),
+        ("a:..:b", KvCode.NAMESPACE_ESCAPE),
+        ("a:.", KvCode.NAMESPACE_ESCAPE),
+        ("./a", KvCode.NAMESPACE_ESCAPE),
     ],
 )
 def test_invalid_keys(key: str, code: KvCode) -> None:
@@ -117,9 +148,16 @@ def test_strip_namespace_refuses_other_namespaces() -> None:
 @pytest.mark.parametrize(
     ("prefix", "pattern"),
     [
-        ("", "app:*"), ("user:", "app:user:*"), ("*", "app:\\**"), ("?", "app:\\?*"),
-        ("[a-z]", "app:\\[a-z\\]*"), ("\\", "app:\\\\*"), ("a*b", "app:a\\*b*"),
-        ("trailing ", "app:trailing *"), ("..x", "app:..x*"), ("a:..", "app:a:..*"),
+        ("", "app:*"),
+        ("user:", "app:user:*"),
+        ("*", "app:\\**"),
+        ("?", "app:\\?*"),
+        ("[a-z]", "app:\\[a-z\\]*"),
+        ("\\", "app:\\\\*"),
+        ("a*b", "app:a\\*b*"),
+        ("trailing ", "app:trailing *"),
+        ("..x", "app:..x*"),
+        ("a:..", "app:a:..*"),
     ],
 )
 def test_scan_pattern(prefix: str, pattern: str) -> None:
@@ -133,9 +171,14 @@ def test_scan_pattern_escapes_the_namespace() -> None:
 
 @pytest.mark.parametrize(
     ("prefix", "code"),
-    [(":", KvCode.NAMESPACE_ESCAPE), ("../", KvCode.NAMESPACE_ESCAPE),
-     ("a:..:", KvCode.NAMESPACE_ESCAPE), ("a\x00", KvCode.BAD_CHARACTER),
-     (" a", KvCode.WHITESPACE), ("x" * 513, KvCode.TOO_LONG)],
+    [
+        (":", KvCode.NAMESPACE_ESCAPE),
+        ("../", KvCode.NAMESPACE_ESCAPE),
+        ("a:..:", KvCode.NAMESPACE_ESCAPE),
+        ("a\x00", KvCode.BAD_CHARACTER),
+        (" a", KvCode.WHITESPACE),
+        ("x" * 513, KvCode.TOO_LONG),
+    ],
 )
 def test_bad_prefixes(prefix: str, code: KvCode) -> None:
     assert RULES.check(prefix, prefix=True).code is code
@@ -143,12 +186,17 @@ def test_bad_prefixes(prefix: str, code: KvCode) -> None:
         RULES.scan_pattern(prefix)
 
 
-PRINTABLE = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cf", "Cs", "Zs")),
-                    max_size=12)
+PRINTABLE = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cc", "Cf", "Cs", "Zs")), max_size=12
+)
 
 
-@given(namespace=PRINTABLE.filter(lambda n: n and ":" not in n), prefix=PRINTABLE,
-       suffix=PRINTABLE, other=PRINTABLE)
+@given(
+    namespace=PRINTABLE.filter(lambda n: n and ":" not in n),
+    prefix=PRINTABLE,
+    suffix=PRINTABLE,
+    other=PRINTABLE,
+)
 def test_scan_pattern_matches_exactly_the_keys_with_that_prefix(
     namespace: str, prefix: str, suffix: str, other: str
 ) -> None:
@@ -191,8 +239,14 @@ def test_value_and_key_count_limits() -> None:
 @pytest.mark.parametrize(
     ("seconds", "ttl_max", "expected"),
     [
-        (None, None, None), (10, None, 10), (None, 3600.0, 3600), (10, 3600.0, 10),
-        (7200, 3600.0, 3600), (0, 3600.0, 0), (4294967295, 60.0, 60), (None, 0.5, 1),
+        (None, None, None),
+        (10, None, 10),
+        (None, 3600.0, 3600),
+        (10, 3600.0, 10),
+        (7200, 3600.0, 3600),
+        (0, 3600.0, 0),
+        (4294967295, 60.0, 60),
+        (None, 0.5, 1),
         (5, 1.5, 2),
     ],
 )
@@ -216,8 +270,13 @@ def test_ttl_never_exceeds_the_cap(seconds: int, cap: float) -> None:
 
 @pytest.mark.parametrize(
     ("current", "delta", "result"),
-    [(0, 1, 1), (S64_MAX - 1, 1, S64_MAX), (S64_MIN + 1, -1, S64_MIN), (-5, 3, -2),
-     (S64_MAX, S64_MIN, -1)],
+    [
+        (0, 1, 1),
+        (S64_MAX - 1, 1, S64_MAX),
+        (S64_MIN + 1, -1, S64_MIN),
+        (-5, 3, -2),
+        (S64_MAX, S64_MIN, -1),
+    ],
 )
 def test_increment_in_range(current: int, delta: int, result: int) -> None:
     decision = KeyRules.check_increment(current, delta)

@@ -76,9 +76,15 @@ def test_every_relation_is_checked(sql: str) -> None:
         ("SELECT * FROM events", ("events",)),
         ("select * from EVENTS e join LEDGER l on e.id = l.id", ("events", "ledger")),
         ("SELECT * FROM app.accounts", ("app.accounts",)),
-        ("WITH x AS (SELECT * FROM events) SELECT * FROM x JOIN ledger ON true", ("events", "ledger")),
-        ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5) "
-         "SELECT * FROM r", ()),
+        (
+            "WITH x AS (SELECT * FROM events) SELECT * FROM x JOIN ledger ON true",
+            ("events", "ledger"),
+        ),
+        (
+            "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5) "
+            "SELECT * FROM r",
+            (),
+        ),
         ("WITH a AS (SELECT 1 AS v), b AS (SELECT * FROM a) SELECT * FROM b", ()),
         ("SELECT 1", ()),
         ("SELECT * FROM events WHERE id = (SELECT max(id) FROM ledger)", ("events", "ledger")),
@@ -106,8 +112,10 @@ def test_allowed_selects(sql: str, tables: tuple[str, ...]) -> None:
         ("INSERT INTO secrets VALUES (1)", "execute"),
         ("WITH secrets AS (SELECT 1) UPDATE secrets SET a = 1", "execute"),
         ("WITH secrets AS (SELECT 1) INSERT INTO secrets VALUES (1)", "execute"),
-        ("WITH x AS (INSERT INTO secrets VALUES (1) RETURNING *) INSERT INTO events SELECT * FROM x",
-         "execute"),
+        (
+            "WITH x AS (INSERT INTO secrets VALUES (1) RETURNING *) INSERT INTO events SELECT * FROM x",
+            "execute",
+        ),
     ],
 )
 def test_writes_check_every_relation(sql: str, function: str) -> None:
@@ -117,10 +125,14 @@ def test_writes_check_every_relation(sql: str, function: str) -> None:
 
 def test_delete_using_and_cte_target_is_a_table() -> None:
     assert code("DELETE FROM events USING secrets", "execute", ALL_OPS) is SqlCode.TABLE_NOT_ALLOWED
-    assert code("DELETE FROM events WHERE id IN (SELECT id FROM secrets)", "execute",
-                ALL_OPS) is SqlCode.TABLE_NOT_ALLOWED
-    assert code("WITH secrets AS (SELECT 1) DELETE FROM secrets", "execute",
-                ALL_OPS) is SqlCode.TABLE_NOT_ALLOWED
+    assert (
+        code("DELETE FROM events WHERE id IN (SELECT id FROM secrets)", "execute", ALL_OPS)
+        is SqlCode.TABLE_NOT_ALLOWED
+    )
+    assert (
+        code("WITH secrets AS (SELECT 1) DELETE FROM secrets", "execute", ALL_OPS)
+        is SqlCode.TABLE_NOT_ALLOWED
+    )
     assert code("DELETE FROM events RETURNING id", "execute", ALL_OPS) is SqlCode.OK
 
 
@@ -151,8 +163,12 @@ def test_schema_rules(sql: str, expected: SqlCode) -> None:
 
 def test_default_schema_makes_qualified_and_bare_names_equal() -> None:
     rules = SqlRules(["events", "public.ledger"], ["SELECT"], schema="public")
-    for sql in ("SELECT * FROM events", "SELECT * FROM public.events",
-                "SELECT * FROM ledger", "SELECT * FROM public.ledger"):
+    for sql in (
+        "SELECT * FROM events",
+        "SELECT * FROM public.events",
+        "SELECT * FROM ledger",
+        "SELECT * FROM public.ledger",
+    ):
         assert rules.check(sql).allowed, sql
     assert not rules.check("SELECT * FROM other.events").allowed
     without = SqlRules(["public.ledger"], ["SELECT"])
@@ -161,16 +177,30 @@ def test_default_schema_makes_qualified_and_bare_names_equal() -> None:
 
 @pytest.mark.parametrize(
     ("entry", "parsed"),
-    [("events", (None, "events")), ("App.Accounts", ("app", "accounts")),
-     (" ledger ", (None, "ledger"))],
+    [
+        ("events", (None, "events")),
+        ("App.Accounts", ("app", "accounts")),
+        (" ledger ", (None, "ledger")),
+    ],
 )
 def test_parse_table_entry(entry: str, parsed: tuple[str | None, str]) -> None:
     assert parse_table_entry(entry) == parsed
 
 
 @pytest.mark.parametrize(
-    "entry", ["", "a.b.c", "pg_catalog.pg_class", "information_schema.tables", "pg_shadow",
-              "1table", "bad name", "events;", "*", "pg_temp.x"],
+    "entry",
+    [
+        "",
+        "a.b.c",
+        "pg_catalog.pg_class",
+        "information_schema.tables",
+        "pg_shadow",
+        "1table",
+        "bad name",
+        "events;",
+        "*",
+        "pg_temp.x",
+    ],
 )
 def test_bad_table_entries(entry: str) -> None:
     with pytest.raises(ValueError, match="."):
@@ -180,19 +210,51 @@ def test_bad_table_entries(entry: str) -> None:
 # ---------------------------------------------------------------------- statement kinds
 
 FORBIDDEN = [
-    "COPY events TO '/tmp/x'", "COPY events FROM PROGRAM 'id'", "COPY (SELECT 1) TO STDOUT",
-    "DO $$ BEGIN END $$", "CALL p()", "SET ROLE postgres", "SET SESSION AUTHORIZATION postgres",
-    "SET search_path TO evil", "RESET ROLE", "RESET ALL", "SHOW ALL", "LOCK events",
-    "LISTEN chan", "NOTIFY chan", "UNLISTEN *", "VACUUM events", "ANALYZE events",
-    "EXPLAIN SELECT 1", "EXPLAIN ANALYZE DELETE FROM events", "BEGIN", "COMMIT", "ROLLBACK",
-    "START TRANSACTION", "SAVEPOINT s", "PREPARE TRANSACTION 'x'", "DROP TABLE events",
-    "CREATE TABLE t (a int)", "ALTER TABLE events ADD COLUMN x int", "TRUNCATE events",
-    "GRANT ALL ON events TO public", "CREATE FUNCTION f() RETURNS int AS 'select 1' LANGUAGE sql",
-    "CREATE EXTENSION dblink", "PREPARE p AS SELECT 1", "EXECUTE p", "DEALLOCATE p",
-    "DECLARE c CURSOR FOR SELECT * FROM events", "DISCARD ALL", "LOAD 'x'", "CHECKPOINT",
-    "REFRESH MATERIALIZED VIEW v", "CREATE TABLE t AS SELECT * FROM events",
+    "COPY events TO '/tmp/x'",
+    "COPY events FROM PROGRAM 'id'",
+    "COPY (SELECT 1) TO STDOUT",
+    "DO $$ BEGIN END $$",
+    "CALL p()",
+    "SET ROLE postgres",
+    "SET SESSION AUTHORIZATION postgres",
+    "SET search_path TO evil",
+    "RESET ROLE",
+    "RESET ALL",
+    "SHOW ALL",
+    "LOCK events",
+    "LISTEN chan",
+    "NOTIFY chan",
+    "UNLISTEN *",
+    "VACUUM events",
+    "ANALYZE events",
+    "EXPLAIN SELECT 1",
+    "EXPLAIN ANALYZE DELETE FROM events",
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
+    "START TRANSACTION",
+    "SAVEPOINT s",
+    "PREPARE TRANSACTION 'x'",
+    "DROP TABLE events",
+    "CREATE TABLE t (a int)",
+    "ALTER TABLE events ADD COLUMN x int",
+    "TRUNCATE events",
+    "GRANT ALL ON events TO public",
+    "CREATE FUNCTION f() RETURNS int AS 'select 1' LANGUAGE sql",
+    "CREATE EXTENSION dblink",
+    "PREPARE p AS SELECT 1",
+    "EXECUTE p",
+    "DEALLOCATE p",
+    "DECLARE c CURSOR FOR SELECT * FROM events",
+    "DISCARD ALL",
+    "LOAD 'x'",
+    "CHECKPOINT",
+    "REFRESH MATERIALIZED VIEW v",
+    "CREATE TABLE t AS SELECT * FROM events",
     "MERGE INTO events USING ledger ON true WHEN MATCHED THEN DELETE",
-    "SELECT * INTO stolen FROM events", "ALTER SYSTEM SET fsync = off", "CLUSTER events",
+    "SELECT * INTO stolen FROM events",
+    "ALTER SYSTEM SET fsync = off",
+    "CLUSTER events",
 ]
 
 
@@ -210,13 +272,17 @@ def test_transaction_control_names_the_remedy() -> None:
 @pytest.mark.parametrize(
     ("sql", "expected"),
     [
-        ("", SqlCode.EMPTY), ("   ", SqlCode.EMPTY), ("-- only a comment", SqlCode.EMPTY),
-        (";", SqlCode.EMPTY), ("SELEC 1", SqlCode.PARSE_ERROR),
+        ("", SqlCode.EMPTY),
+        ("   ", SqlCode.EMPTY),
+        ("-- only a comment", SqlCode.EMPTY),
+        (";", SqlCode.EMPTY),
+        ("SELEC 1", SqlCode.PARSE_ERROR),
         ("SELECT * FROM events WHERE", SqlCode.PARSE_ERROR),
         ("SELECT 1; SELECT 2", SqlCode.MULTIPLE_STATEMENTS),
         ("SELECT * FROM events; DROP TABLE events", SqlCode.MULTIPLE_STATEMENTS),
         ("SELECT 1;;SELECT 2", SqlCode.MULTIPLE_STATEMENTS),
-        ("SELECT 'a;b' FROM events", SqlCode.OK), ("SELECT 1;", SqlCode.OK),
+        ("SELECT 'a;b' FROM events", SqlCode.OK),
+        ("SELECT 1;", SqlCode.OK),
         ("SELECT " + "(SELECT " * 3000 + "1" + ")" * 3000, SqlCode.PARSE_ERROR),
         ("x" * 100_001, SqlCode.PARSE_ERROR),
     ],
@@ -234,7 +300,8 @@ def test_operations_must_be_allowed() -> None:
     assert code("UPDATE events SET a = 1", "execute") is SqlCode.OK
     read_only = SqlRules(["events"], ["select"])
     assert code("INSERT INTO events VALUES (1)", "execute", read_only) is (
-        SqlCode.OPERATION_NOT_ALLOWED)
+        SqlCode.OPERATION_NOT_ALLOWED
+    )
     upsert = "INSERT INTO events (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET id = 2"
     insert_only = SqlRules(["events"], ["INSERT"])
     assert insert_only.check(upsert).code is SqlCode.OPERATION_NOT_ALLOWED
@@ -250,12 +317,21 @@ def test_operations_must_be_allowed() -> None:
         ("INSERT INTO events VALUES (1)", "query", SqlCode.WRONG_FUNCTION),
         ("INSERT INTO events VALUES (1) RETURNING *", "query", SqlCode.WRONG_FUNCTION),
         ("INSERT INTO events VALUES (1)", "execute", SqlCode.OK),
-        ("WITH d AS (UPDATE events SET a = 1 RETURNING *) SELECT * FROM d", "query",
-         SqlCode.WRONG_FUNCTION),
-        ("WITH d AS (UPDATE events SET a = 1 RETURNING *) SELECT * FROM d", "is-query-allowed",
-         SqlCode.OK),
-        ("WITH d AS (DELETE FROM events RETURNING *) SELECT * FROM d", None,
-         SqlCode.OPERATION_NOT_ALLOWED),
+        (
+            "WITH d AS (UPDATE events SET a = 1 RETURNING *) SELECT * FROM d",
+            "query",
+            SqlCode.WRONG_FUNCTION,
+        ),
+        (
+            "WITH d AS (UPDATE events SET a = 1 RETURNING *) SELECT * FROM d",
+            "is-query-allowed",
+            SqlCode.OK,
+        ),
+        (
+            "WITH d AS (DELETE FROM events RETURNING *) SELECT * FROM d",
+            None,
+            SqlCode.OPERATION_NOT_ALLOWED,
+        ),
     ],
 )
 def test_function_kinds(sql: str, function: str | None, expected: SqlCode) -> None:
@@ -303,17 +379,28 @@ def test_safe_functions(sql: str) -> None:
 @pytest.mark.parametrize(
     "sql",
     [
-        "SELECT pg_read_file('/etc/passwd')", "SELECT pg_read_binary_file('/etc/passwd')",
-        "SELECT * FROM pg_ls_dir('.')", "SELECT pg_sleep(10)", "SELECT pg_sleep_for('1 hour')",
-        "SELECT * FROM dblink('h', 'q') AS t(a int)", "SELECT dblink_exec('h', 'q')",
-        "SELECT lo_import('/etc/passwd')", "SELECT lo_export(1, '/tmp/x')",
-        "SELECT pg_terminate_backend(1)", "SELECT set_config('role', 'x', false)",
-        "SELECT current_setting('data_directory')", "SELECT pg_stat_file('x')",
-        "SELECT query_to_xml('select 1', true, true, '')", "SELECT nextval('seq')",
-        "SELECT version()", "SELECT my_function()", "SELECT evil.lower(kind) FROM events",
+        "SELECT pg_read_file('/etc/passwd')",
+        "SELECT pg_read_binary_file('/etc/passwd')",
+        "SELECT * FROM pg_ls_dir('.')",
+        "SELECT pg_sleep(10)",
+        "SELECT pg_sleep_for('1 hour')",
+        "SELECT * FROM dblink('h', 'q') AS t(a int)",
+        "SELECT dblink_exec('h', 'q')",
+        "SELECT lo_import('/etc/passwd')",
+        "SELECT lo_export(1, '/tmp/x')",
+        "SELECT pg_terminate_backend(1)",
+        "SELECT set_config('role', 'x', false)",
+        "SELECT current_setting('data_directory')",
+        "SELECT pg_stat_file('x')",
+        "SELECT query_to_xml('select 1', true, true, '')",
+        "SELECT nextval('seq')",
+        "SELECT version()",
+        "SELECT my_function()",
+        "SELECT evil.lower(kind) FROM events",
         "SELECT * FROM events WHERE pg_sleep(1) IS NULL",
         "SELECT * FROM generate_series(1, 1000000000)",
-        "SELECT * FROM events ORDER BY pg_sleep(1)", "SELECT count(pg_sleep(1)) FROM events",
+        "SELECT * FROM events ORDER BY pg_sleep(1)",
+        "SELECT count(pg_sleep(1)) FROM events",
         "SELECT txid_current()",
     ],
 )
@@ -341,8 +428,12 @@ def test_dangerous_functions_are_never_on_the_safe_list() -> None:
         ("SELECT * FROM events WHERE id = $1", [], 1, SqlCode.PARAM_MISMATCH),
         ("SELECT * FROM events WHERE id = $1", ["1", "2"], 1, SqlCode.PARAM_MISMATCH),
         ("SELECT * FROM events WHERE id = $2", ["1", "2"], 2, SqlCode.PARAM_MISMATCH),
-        ("SELECT * FROM events WHERE id IN (SELECT id FROM ledger WHERE a = $1)", ["1"], 1,
-         SqlCode.OK),
+        (
+            "SELECT * FROM events WHERE id IN (SELECT id FROM ledger WHERE a = $1)",
+            ["1"],
+            1,
+            SqlCode.OK,
+        ),
     ],
 )
 def test_parameters(sql: str, params: list[str], count: int, expected: SqlCode) -> None:
@@ -362,15 +453,21 @@ IDENT = st.from_regex(r"[a-z_][a-z0-9_]{0,12}", fullmatch=True).filter(
 @given(name=IDENT)
 def test_any_unlisted_table_is_refused_wherever_it_appears(name: str) -> None:
     table = f'"{name}"'  # quoted: any identifier, keywords included
-    for sql in (f"SELECT * FROM {table}", f"SELECT * FROM events JOIN {table} ON true",
-                f"SELECT * FROM events WHERE id IN (SELECT id FROM {table})",
-                f"WITH x AS (SELECT * FROM {table}) SELECT * FROM x",
-                f"SELECT * FROM events UNION SELECT * FROM app.{table}"):
+    for sql in (
+        f"SELECT * FROM {table}",
+        f"SELECT * FROM events JOIN {table} ON true",
+        f"SELECT * FROM events WHERE id IN (SELECT id FROM {table})",
+        f"WITH x AS (SELECT * FROM {table}) SELECT * FROM x",
+        f"SELECT * FROM events UNION SELECT * FROM app.{table}",
+    ):
         decision = RULES.check(sql)
         assert decision.code is SqlCode.TABLE_NOT_ALLOWED, sql
     # mentioning a table anywhere else (comments, strings, column names) is harmless
-    for sql in (f"SELECT * FROM events -- {name}\n", f"SELECT '{name}' FROM events",
-                f"SELECT {table} FROM events /* FROM {name} */"):
+    for sql in (
+        f"SELECT * FROM events -- {name}\n",
+        f"SELECT '{name}' FROM events",
+        f"SELECT {table} FROM events /* FROM {name} */",
+    ):
         assert RULES.check(sql).allowed, sql
 
 

@@ -26,7 +26,7 @@ def reference() -> Reference:
     return Reference(Engine(Config()))
 
 
-def same(desc: s.Ty | None, vt: Any, where: str) -> None:  # noqa: C901
+def same(desc: s.Ty | None, vt: Any, where: str) -> None:
     if desc is None:
         assert vt is None, where
         return
@@ -88,7 +88,7 @@ def test_every_function_matches_the_wit(reference: Reference, iface: str) -> Non
 
 def test_every_named_type_matches_the_wit(reference: Reference) -> None:
     seen = {}
-    for name in interfaces.CAPABILITIES + (interfaces.PROCESSOR,):
+    for name in (*interfaces.CAPABILITIES, interfaces.PROCESSOR):
         for item, ty in reference.interfaces[name].items():
             if not isinstance(ty, wt.FuncType):
                 seen[item] = ty

@@ -24,7 +24,14 @@ DOC_WORLDS = {
     "flowctl-processor-basic": ["logging", "metrics"],
     "flowctl-processor-http": ["logging", "metrics", "http-client"],
     "flowctl-processor-database": ["logging", "metrics", "database"],
-    "flowctl-processor-full": ["logging", "metrics", "http-client", "database", "key-value", "config"],
+    "flowctl-processor-full": [
+        "logging",
+        "metrics",
+        "http-client",
+        "database",
+        "key-value",
+        "config",
+    ],
 }
 
 
@@ -35,7 +42,15 @@ def run(*argv: str) -> str:
 def test_wit_parses_and_is_the_package() -> None:
     printed = run("component", "wit", str(WIT))
     assert "package obsrvr:flowctl@1.0.0;" in printed
-    for iface in ("processor", "logging", "metrics", "http-client", "database", "key-value", "config"):
+    for iface in (
+        "processor",
+        "logging",
+        "metrics",
+        "http-client",
+        "database",
+        "key-value",
+        "config",
+    ):
         assert re.search(rf"^interface {iface} \{{", printed, re.M), iface
     for world in DOC_WORLDS:
         assert re.search(rf"^world {world} \{{", printed, re.M), world
@@ -59,7 +74,11 @@ def test_only_the_listed_changes_differ_from_the_design_document() -> None:
             line = line.strip()
             if not line or line.startswith("//"):
                 continue
-            line = line.replace("float64", "f64").replace("%result:", "result:").replace("%from:", "from:")
+            line = (
+                line.replace("float64", "f64")
+                .replace("%result:", "result:")
+                .replace("%from:", "from:")
+            )
             out.append(line)
         return sorted(out)  # the moved records change order, not content
 
@@ -67,7 +86,9 @@ def test_only_the_listed_changes_differ_from_the_design_document() -> None:
 
 
 @pytest.mark.parametrize("world", sorted(DOC_WORLDS))
-def test_reference_component_per_world_has_exactly_the_world_imports(world: str, tmp_path: Path) -> None:
+def test_reference_component_per_world_has_exactly_the_world_imports(
+    world: str, tmp_path: Path
+) -> None:
     core, comp = tmp_path / "core.wasm", tmp_path / "c.wasm"
     run("component", "embed", "--dummy", str(WIT), "--world", world, "-o", str(core))
     run("component", "new", str(core), "-o", str(comp))
