@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -90,6 +91,8 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a duration like '10s', '100ms' or a number of seconds")
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"expected a finite duration in seconds, got {value!r}")
         return float(value)
     if isinstance(value, str):
         text = value.strip()
@@ -415,7 +418,8 @@ def load_policy(path: str | Path, processor_id: str | None = None) -> Policy:
 
     A pipeline (``apiVersion``/``kind``/``spec.processors``) yields the processor with id
     ``processor_id``, or its only ``type: wasm-component`` processor.  A relative
-    ``component_file`` is resolved against the file's directory.  JSON files are YAML too.
+    ``component_file`` is resolved against the file's directory.  ``*.json`` files are read as
+    strict JSON (no duplicate keys, no NaN); anything else as YAML (no duplicate keys either).
     """
     file = Path(path)
     try:
@@ -425,8 +429,11 @@ def load_policy(path: str | Path, processor_id: str | None = None) -> Policy:
             f"cannot read policy file {file}: {exc}; pass an existing UTF-8 YAML or JSON file"
         ) from exc
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
+        if file.suffix.lower() == ".json":
+            data: object = _parse_json_object(text)
+        else:
+            data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except (yaml.YAMLError, ValueError) as exc:
         raise PolicyError(f"{file} is not valid YAML/JSON: {exc}") from exc
     if not isinstance(data, Mapping):
         raise PolicyError(f"{file}: expected a mapping at the top level, got {type(data).__name__}")

@@ -11,7 +11,14 @@ Builds use ``--stub-wasi``: the component imports no ``wasi:*`` interface (check
 when ``wasm-tools`` is installed).  Output goes to ``dist/<name>.wasm`` (default
 ``sample_components/dist``).  Next to it, ``<name>.wasm.inputs.sha256`` records the sha256 of
 everything the build reads (sources, WIT, componentize-py version, build recipe); when it matches,
-the build is skipped.  Building twice from the same inputs gives byte-identical components.
+the build is skipped.
+
+Reproducibility: componentize-py 0.25.1 does **not** produce byte-identical components from
+identical inputs (upstream issue bytecodealliance/componentize-py#247).  Its pre-initialisation
+snapshots the guest interpreter's heap, and that heap holds values from build-time randomness
+(the str hash seed), clocks and the inode metadata (ctime, inode numbers) of componentize-py's
+own temporary files; only the main module's data segments differ.  The inputs digest is
+therefore the build's identity, not the component's sha256.  See sample_components/README.md.
 
 The functions :func:`build_sample`, :func:`build_all`, :func:`list_samples` and
 :func:`inputs_digest` are the API tests use.
@@ -40,10 +47,8 @@ COMPONENTIZE_PY = "componentize-py"
 COMPONENTIZE_PY_VERSION = "0.25.1"
 INSTALL_HINT = f"pip install componentize-py=={COMPONENTIZE_PY_VERSION}"
 # Bump when the way a sample is turned into a component changes (flags, layout, copied files).
-RECIPE = "flowctl-sample-build/1 componentize --stub-wasi; deps/flowctl/flowctl.wit; app=app"
-# Fixed build location: the build directory's path must not vary between builds, or it could end
-# up in the component and break byte-for-byte reproducibility.
-BUILD_ROOT = Path(tempfile.gettempdir()) / "flowctl-sample-build"
+RECIPE = ("flowctl-sample-build/1 componentize app --stub-wasi; deps/flowctl/flowctl.wit; "
+          "VIRTUAL_ENV=empty")
 
 _WORLD_RE = re.compile(r"^\s*world\s+([a-z][a-z0-9-]*)\s*\{", re.MULTILINE)
 
@@ -155,8 +160,6 @@ def _check_no_wasi(wasm: Path) -> None:
 
 def _stage(sample: Path, build: Path) -> tuple[Path, Path]:
     """Copy sources and WIT (with the project's flowctl.wit as a dependency) into ``build``."""
-    if build.exists():
-        shutil.rmtree(build)
     src = build / "src"
     wit = build / "wit"
     (wit / "deps" / "flowctl").mkdir(parents=True)
@@ -170,13 +173,18 @@ def _stage(sample: Path, build: Path) -> tuple[Path, Path]:
     return src, wit
 
 
-def _hermetic_env() -> dict[str, str]:
-    """componentize-py adds $VIRTUAL_ENV's site-packages to the app path: keep it out."""
+def _hermetic_env(build: Path) -> dict[str, str]:
+    """Environment for componentize-py that keeps the host's packages out of the guest.
+
+    componentize-py appends a site-packages directory to the guest's module path: the one under
+    $VIRTUAL_ENV, else (pipenv, then) the *host interpreter's* site-packages.  Pointing
+    VIRTUAL_ENV at an empty environment makes the guest see only the sample's own modules.
+    """
+    venv = build / "empty-venv"
+    (venv / "lib" / "site-packages").mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    env.pop("VIRTUAL_ENV", None)
+    env["VIRTUAL_ENV"] = str(venv)
     env.pop("PYTHONPATH", None)
-    env["PYTHONHASHSEED"] = "0"
-    env["SOURCE_DATE_EPOCH"] = "0"
     return env
 
 
@@ -198,20 +206,24 @@ def build_sample(name: str, out_dir: Path | str = DEFAULT_OUT, *, force: bool = 
         return BuildResult(name, target, built=False, seconds=time.perf_counter() - start,
                            sha256=_sha256(target))
 
-    build = BUILD_ROOT / name
-    src, wit = _stage(sample, build)
-    tmp_out = build / f"{name}.wasm"
-    cmd = [exe, "-q", "-d", str(wit), "-w", _world(sample),
-           "componentize", "app", "-p", str(src), "--stub-wasi", "-o", str(tmp_out)]
-    proc = subprocess.run(cmd, cwd=build, env=_hermetic_env(), capture_output=True, text=True,
-                          check=False)
-    if proc.returncode != 0 or not tmp_out.is_file():
-        raise BuildError(f"componentize-py failed for sample {name!r} (exit {proc.returncode}):\n"
-                         f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
-    _check_no_wasi(tmp_out)
-    os.replace(tmp_out, target)
+    with tempfile.TemporaryDirectory(prefix=f"flowctl-build-{name}-") as tmp:
+        build = Path(tmp)
+        src, wit = _stage(sample, build)
+        tmp_out = build / f"{name}.wasm"
+        cmd = [exe, "-q", "-d", str(wit), "-w", _world(sample),
+               "componentize", "app", "-p", str(src), "--stub-wasi", "-o", str(tmp_out)]
+        proc = subprocess.run(cmd, cwd=build, env=_hermetic_env(build), capture_output=True,
+                              text=True, check=False)
+        if proc.returncode != 0 or not tmp_out.is_file():
+            raise BuildError(
+                f"componentize-py failed for sample {name!r} (exit {proc.returncode}):\n"
+                f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
+        _check_no_wasi(tmp_out)
+        # Same directory as the target, then an atomic rename: a reader never sees half a file.
+        staged = out_dir / f".{name}.wasm.partial"
+        shutil.copyfile(tmp_out, staged)
+        os.replace(staged, target)
     stamp.write_text(f"{digest}\n")
-    shutil.rmtree(build, ignore_errors=True)
     return BuildResult(name, target, built=True, seconds=time.perf_counter() - start,
                        sha256=_sha256(target))
 

@@ -200,31 +200,102 @@ def _prim(ty: s.Prim) -> Encoder:
 
 
 def _record(ty: s.Record) -> Encoder:
-    cls = ty.cls
+    """Generate one encoder function per record, inlining string / integer / enum fields."""
     n = len(ty.fields)
-    size = n * ENTRY
-    template = bytearray(size)
+    template = bytearray(n * ENTRY)
     for i, (name, _attr, _fty) in enumerate(ty.fields):
         _P_NAME(template, i * ENTRY, *static_name(name))
-    tmpl = bytes(template)
+    ns: dict[str, Any] = {
+        "cls": ty.cls,
+        "TMPL": bytes(template),
+        "P2": _P_PTR2,
+        "P1": _P_PTR,
+        "Full": ArenaFull,
+        "bad": _bad,
+        "TY": ty,
+        "RECORD": RECORD,
+        "STRING": STRING,
+        "ENUM": ENUM,
+        "OPTION": OPTION,
+    }
     attrs = [attr for _n, attr, _t in ty.fields]
-    get = attrgetter(*attrs) if n > 1 else (lambda v: (getattr(v, attrs[0]),))
-    plan = [(encoder(fty), i * ENTRY + 16) for i, (_n, _a, fty) in enumerate(ty.fields)]
+    lines = [
+        "def enc_record(v, a, off):",
+        "    if type(v) is not cls:",
+        "        raise bad(TY, v, 'expected ' + cls.__name__)",
+        f"    {', '.join(f'x{i}' for i in range(n))}{',' if n == 1 else ''} = "
+        + ", ".join(f"v.{attr}" for attr in attrs),
+        "    p = a.top",
+        f"    e = p + {n * ENTRY}",
+        "    if e > a.limit:",
+        "        raise Full",
+        "    a.top = e",
+        "    mv = a.mv",
+        "    base = a.base",
+        "    mv[p:e] = TMPL",
+        f"    P2(mv, off, RECORD, {n}, base + p)",
+    ]
+    for i, (_name, _attr, fty) in enumerate(ty.fields):
+        o = i * ENTRY + 16
+        x = f"x{i}"
+        ns[f"T{i}"] = fty
+        if isinstance(fty, s.Prim) and fty.wit == "string":
+            lines += _inline_string(x, f"p + {o}", f"T{i}", "    ")
+        elif isinstance(fty, s.Option) and isinstance(fty.elem, s.Prim) and fty.elem.wit == "string":
+            lines += [
+                f"    if {x} is None:",
+                f"        P1(mv, p + {o}, OPTION, 0)",
+                "    else:",
+                "        slot = a.top",
+                "        if slot + 32 > a.limit:",
+                "            raise Full",
+                "        a.top = slot + 32",
+                f"        P1(mv, p + {o}, OPTION, base + slot)",
+                *_inline_string(x, "slot", f"T{i}.elem", "        "),
+            ]
+        elif isinstance(fty, s.Prim) and fty.wit in _RANGES:
+            lo, hi, st, kind = _RANGES[fty.wit]
+            ns[f"PI{i}"] = st.pack_into
+            lines += [
+                f"    if type({x}) is not int or not {lo} <= {x} <= {hi}:",
+                f"        raise bad(T{i}, {x}, 'expected an integer in [{lo}, {hi}]')",
+                f"    PI{i}(mv, p + {o}, {kind}, {x})",
+            ]
+        elif isinstance(fty, s.Enum) and not fty.as_variant:
+            ns[f"E{i}"] = {case: static_name(case) for case in fty.cases}
+            lines += [
+                "    try:",
+                f"        nn, na = E{i}[{x}]",
+                "    except (KeyError, TypeError):",
+                f"        raise bad(T{i}, {x}, 'expected one of ' + ', '.join(E{i})) from None",
+                f"    P2(mv, p + {o}, ENUM, nn, na)",
+            ]
+        else:
+            ns[f"F{i}"] = encoder(fty)
+            lines.append(f"    F{i}({x}, a, p + {o})")
+    exec("\n".join(lines), ns)  # noqa: S102 - generated from our own schema, no outside input
+    fn: Encoder = ns["enc_record"]
+    return fn
 
-    def enc_record(v: Any, a: Arena, off: int) -> None:
-        if type(v) is not cls:
-            raise _bad(ty, v, f"expected {cls.__name__}")
-        p = a.top
-        e = p + size
-        if e > a.limit:
-            raise ArenaFull
-        a.top = e
-        a.mv[p:e] = tmpl
-        _P_PTR2(a.mv, off, RECORD, n, a.base + p)
-        for (f, o), x in zip(plan, get(v), strict=True):
-            f(x, a, p + o)
 
-    return enc_record
+def _inline_string(x: str, slot: str, ty: str, ind: str) -> list[str]:
+    """Source lines writing the string ``x`` into the value slot at ``slot``."""
+    return [
+        f"{ind}if type({x}) is not str:",
+        f"{ind}    if not isinstance({x}, str):",
+        f"{ind}        raise bad({ty}, {x})",
+        f"{ind}try:",
+        f"{ind}    b = {x}.encode()",
+        f"{ind}except UnicodeEncodeError:",
+        f"{ind}    raise bad({ty}, {x}, 'not valid Unicode (lone surrogate)') from None",
+        f"{ind}q = a.top",
+        f"{ind}r = q + len(b)",
+        f"{ind}if r > a.limit:",
+        f"{ind}    raise Full",
+        f"{ind}a.top = (r + 7) & -8",
+        f"{ind}mv[q:r] = b",
+        f"{ind}P2(mv, {slot}, STRING, r - q, base + q)",
+    ]
 
 
 def _list(ty: s.List) -> Encoder:

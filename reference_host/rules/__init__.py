@@ -38,10 +38,15 @@ __all__ = [
 ]
 
 _HTTP_CASES = {HttpCode.MALFORMED: "invalid-url"}
-_SQL_INVALID = frozenset({
-    SqlCode.PARSE_ERROR, SqlCode.EMPTY, SqlCode.MULTIPLE_STATEMENTS, SqlCode.WRONG_FUNCTION,
-    SqlCode.PARAM_MISMATCH,
-})
+_SQL_INVALID = frozenset(
+    {
+        SqlCode.PARSE_ERROR,
+        SqlCode.EMPTY,
+        SqlCode.MULTIPLE_STATEMENTS,
+        SqlCode.WRONG_FUNCTION,
+        SqlCode.PARAM_MISMATCH,
+    }
+)
 _KV_CASES = {
     KvCode.NAMESPACE_ESCAPE: "permission-denied",
     KvCode.VALUE_TOO_LARGE: "storage-full",

@@ -284,7 +284,13 @@ class UrlRules:
         shown = _display(host)
         netloc = shown if port in (None, DEFAULT_PORTS[scheme]) else f"{shown}:{port}"
         base = UrlDecision(
-            False, "", HttpCode.NOT_LISTED, shown, effective_port, scheme, f"{scheme}://{netloc}{rest}"
+            False,
+            "",
+            HttpCode.NOT_LISTED,
+            shown,
+            effective_port,
+            scheme,
+            f"{scheme}://{netloc}{rest}",
         )
         return self._match(base, host, effective_port)
 
@@ -326,13 +332,18 @@ class UrlRules:
         hit = next((e for e in candidates if self._port_matches(e, port, base.scheme)), None)
         if hit is not None:
             return replace(
-                base, allowed=True, reason=f"allowed by {hit.raw!r}", code=HttpCode.OK,
-                matched=hit.raw, wildcard=hit.wildcard,
+                base,
+                allowed=True,
+                reason=f"allowed by {hit.raw!r}",
+                code=HttpCode.OK,
+                matched=hit.raw,
+                wildcard=hit.wildcard,
             )
         if candidates:
             listed = ", ".join(repr(e.raw) for e in candidates)
             return replace(
-                base, code=HttpCode.PORT,
+                base,
+                code=HttpCode.PORT,
                 reason=f"port {port} is not allowed for {base.host} (entries {listed}; an entry "
                 f"without a port allows only the scheme's default port; list "
                 f"'{base.host}:{port}' to allow it)",
@@ -340,13 +351,15 @@ class UrlRules:
         if not isinstance(host, str):
             kind = "non-public " if not host.is_global else ""
             return replace(
-                base, code=HttpCode.IP_LITERAL,
+                base,
+                code=HttpCode.IP_LITERAL,
                 reason=f"{kind}IP address {base.host} is not listed in allowed_domains "
                 "(IP literals in any form are refused unless that exact address is listed)",
             )
         if _is_special_name(host):
             return replace(
-                base, code=HttpCode.SPECIAL_NAME,
+                base,
+                code=HttpCode.SPECIAL_NAME,
                 reason=f"{host!r} is a loopback name; only an exact allowed_domains entry "
                 "allows it",
             )
@@ -379,7 +392,9 @@ class UrlRules:
         decision = self.check(urljoin(current.url, location))
         if decision.allowed and current.scheme == "https" and decision.scheme == "http":
             return replace(
-                decision, allowed=False, code=HttpCode.DOWNGRADE,
+                decision,
+                allowed=False,
+                code=HttpCode.DOWNGRADE,
                 reason="redirect from https to http is not allowed",
             )
         return decision
@@ -396,11 +411,17 @@ class UrlRules:
         try:
             ip = ipaddress.ip_address(address.split("%", 1)[0])
         except ValueError:
-            return replace(decision, allowed=False, code=HttpCode.MALFORMED,
-                           reason=f"resolved address {address!r} is not an IP address")
+            return replace(
+                decision,
+                allowed=False,
+                code=HttpCode.MALFORMED,
+                reason=f"resolved address {address!r} is not an IP address",
+            )
         if decision.wildcard and not ip.is_global:
             return replace(
-                decision, allowed=False, code=HttpCode.PRIVATE_ADDRESS,
+                decision,
+                allowed=False,
+                code=HttpCode.PRIVATE_ADDRESS,
                 reason=f"{decision.host} resolved to non-public address {ip}, which a wildcard "
                 "entry does not allow (list the host or address explicitly)",
             )

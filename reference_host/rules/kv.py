@@ -162,15 +162,21 @@ class KeyRules:
         """Check a value's size against ``max_value_bytes`` (``storage-full`` if too large)."""
         size = len(value.encode("utf-8", "surrogatepass"))
         if self.max_value_bytes is not None and size > self.max_value_bytes:
-            return KeyDecision(False, f"the value is {size} bytes; at most "
-                               f"{self.max_value_bytes}", KvCode.VALUE_TOO_LARGE)
+            return KeyDecision(
+                False,
+                f"the value is {size} bytes; at most {self.max_value_bytes}",
+                KvCode.VALUE_TOO_LARGE,
+            )
         return KeyDecision(True, "value allowed", KvCode.OK)
 
     def check_key_count(self, current_keys: int) -> KeyDecision:
         """Check that one more key fits under ``max_keys`` (``storage-full`` if not)."""
         if self.max_keys is not None and current_keys >= self.max_keys:
-            return KeyDecision(False, f"the namespace holds {current_keys} keys; at most "
-                               f"{self.max_keys}", KvCode.STORAGE_FULL)
+            return KeyDecision(
+                False,
+                f"the namespace holds {current_keys} keys; at most {self.max_keys}",
+                KvCode.STORAGE_FULL,
+            )
         return KeyDecision(True, "room for another key", KvCode.OK)
 
     @staticmethod
@@ -193,10 +199,12 @@ class KeyRules:
         """Return the new counter value, or refuse if it would leave the s64 range."""
         for name, number in (("current value", current), ("delta", delta)):
             if not S64_MIN <= number <= S64_MAX:
-                return KeyDecision(False, f"the {name} {number} is not a signed 64-bit integer",
-                                   KvCode.OVERFLOW)
+                return KeyDecision(
+                    False, f"the {name} {number} is not a signed 64-bit integer", KvCode.OVERFLOW
+                )
         result = current + delta
         if not S64_MIN <= result <= S64_MAX:
-            return KeyDecision(False, f"{current} + {delta} overflows a signed 64-bit integer",
-                               KvCode.OVERFLOW)
+            return KeyDecision(
+                False, f"{current} + {delta} overflows a signed 64-bit integer", KvCode.OVERFLOW
+            )
         return KeyDecision(True, "increment fits", KvCode.OK, value=result)

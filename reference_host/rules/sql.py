@@ -56,22 +56,55 @@ __all__ = [
 OPERATIONS = ("SELECT", "INSERT", "UPDATE", "DELETE")
 MAX_SQL_LENGTH = 100_000
 _IDENT = re.compile(r"[a-z_][a-z0-9_$]*")
-_DML = {ast.SelectStmt: "SELECT", ast.InsertStmt: "INSERT", ast.UpdateStmt: "UPDATE",
-        ast.DeleteStmt: "DELETE"}
+_DML = {
+    ast.SelectStmt: "SELECT",
+    ast.InsertStmt: "INSERT",
+    ast.UpdateStmt: "UPDATE",
+    ast.DeleteStmt: "DELETE",
+}
 _STATEMENT_NAMES = {
-    "CopyStmt": "COPY", "DoStmt": "DO", "CallStmt": "CALL", "VariableSetStmt": "SET/RESET",
-    "VariableShowStmt": "SHOW", "LockStmt": "LOCK", "ListenStmt": "LISTEN",
-    "NotifyStmt": "NOTIFY", "UnlistenStmt": "UNLISTEN", "VacuumStmt": "VACUUM/ANALYZE",
-    "ExplainStmt": "EXPLAIN", "MergeStmt": "MERGE", "TruncateStmt": "TRUNCATE",
-    "PrepareStmt": "PREPARE", "ExecuteStmt": "EXECUTE", "DeallocateStmt": "DEALLOCATE",
-    "DeclareCursorStmt": "DECLARE CURSOR", "FetchStmt": "FETCH", "DiscardStmt": "DISCARD",
-    "CheckPointStmt": "CHECKPOINT", "LoadStmt": "LOAD", "ClusterStmt": "CLUSTER",
-    "ReindexStmt": "REINDEX", "GrantStmt": "GRANT/REVOKE", "GrantRoleStmt": "GRANT/REVOKE ROLE",
-    "CreateTableAsStmt": "CREATE TABLE AS", "RefreshMatViewStmt": "REFRESH MATERIALIZED VIEW",
+    "CopyStmt": "COPY",
+    "DoStmt": "DO",
+    "CallStmt": "CALL",
+    "VariableSetStmt": "SET/RESET",
+    "VariableShowStmt": "SHOW",
+    "LockStmt": "LOCK",
+    "ListenStmt": "LISTEN",
+    "NotifyStmt": "NOTIFY",
+    "UnlistenStmt": "UNLISTEN",
+    "VacuumStmt": "VACUUM/ANALYZE",
+    "ExplainStmt": "EXPLAIN",
+    "MergeStmt": "MERGE",
+    "TruncateStmt": "TRUNCATE",
+    "PrepareStmt": "PREPARE",
+    "ExecuteStmt": "EXECUTE",
+    "DeallocateStmt": "DEALLOCATE",
+    "DeclareCursorStmt": "DECLARE CURSOR",
+    "FetchStmt": "FETCH",
+    "DiscardStmt": "DISCARD",
+    "CheckPointStmt": "CHECKPOINT",
+    "LoadStmt": "LOAD",
+    "ClusterStmt": "CLUSTER",
+    "ReindexStmt": "REINDEX",
+    "GrantStmt": "GRANT/REVOKE",
+    "GrantRoleStmt": "GRANT/REVOKE ROLE",
+    "CreateTableAsStmt": "CREATE TABLE AS",
+    "RefreshMatViewStmt": "REFRESH MATERIALIZED VIEW",
 }
 _SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
-_DANGEROUS_PREFIXES = ("pg_", "dblink", "lo_", "set_config", "current_setting", "query_to_xml",
-                       "table_to_xml", "cursor_to_xml", "schema_to_xml", "database_to_xml", "copy")
+_DANGEROUS_PREFIXES = (
+    "pg_",
+    "dblink",
+    "lo_",
+    "set_config",
+    "current_setting",
+    "query_to_xml",
+    "table_to_xml",
+    "cursor_to_xml",
+    "schema_to_xml",
+    "database_to_xml",
+    "copy",
+)
 
 _SAFE_FUNCTION_NAMES = (
     # aggregates and window functions
@@ -206,7 +239,7 @@ class _Scan:
         elif isinstance(node, ast.OnConflictClause) and (
             node.action == OnConflictAction.ONCONFLICT_UPDATE
         ):
-            pass
+            self.operations.add("UPDATE")
 
     def _visit_with(self, clause: ast.WithClause, scope: frozenset[str]) -> frozenset[str]:
         ctes = clause.ctes or ()
@@ -240,8 +273,9 @@ class SqlRules:
         self.operations = frozenset(op.strip().upper() for op in allowed_operations)
         unknown = self.operations - set(OPERATIONS)
         if unknown:
-            raise ValueError(f"unknown operations {sorted(unknown)}; expected a subset of "
-                             f"{list(OPERATIONS)}")
+            raise ValueError(
+                f"unknown operations {sorted(unknown)}; expected a subset of {list(OPERATIONS)}"
+            )
         allowed: set[tuple[str | None, str]] = set()
         for entry in allowed_tables:
             table_schema, table = parse_table_entry(entry)
@@ -263,8 +297,11 @@ class SqlRules:
     ) -> SqlDecision:
         """Check one SQL text for ``function`` (``query``/``execute``/None) and its ``params``."""
         if not isinstance(sql, str) or len(sql) > MAX_SQL_LENGTH:
-            return SqlDecision(False, f"SQL must be a string of at most {MAX_SQL_LENGTH} "
-                               "characters", SqlCode.PARSE_ERROR)
+            return SqlDecision(
+                False,
+                f"SQL must be a string of at most {MAX_SQL_LENGTH} characters",
+                SqlCode.PARSE_ERROR,
+            )
         try:
             statements = parse_sql(sql)
         except ParseError as exc:
@@ -274,8 +311,11 @@ class SqlRules:
         if not statements:
             return SqlDecision(False, "no SQL statement given", SqlCode.EMPTY)
         if len(statements) > 1:
-            return SqlDecision(False, f"exactly one statement per call is allowed, got "
-                               f"{len(statements)}", SqlCode.MULTIPLE_STATEMENTS)
+            return SqlDecision(
+                False,
+                f"exactly one statement per call is allowed, got {len(statements)}",
+                SqlCode.MULTIPLE_STATEMENTS,
+            )
         stmt = statements[0].stmt
         assert stmt is not None
         kind = _DML.get(type(stmt))
@@ -284,8 +324,12 @@ class SqlRules:
             label = _STATEMENT_NAMES.get(name, f"DDL/utility statement ({name})")
             if isinstance(stmt, ast.TransactionStmt):
                 label = "transaction control (use begin-/commit-/rollback-transaction)"
-            return SqlDecision(False, f"{label} is not allowed; only SELECT, INSERT, UPDATE and "
-                               "DELETE are", SqlCode.STATEMENT_FORBIDDEN, kind=name)
+            return SqlDecision(
+                False,
+                f"{label} is not allowed; only SELECT, INSERT, UPDATE and DELETE are",
+                SqlCode.STATEMENT_FORBIDDEN,
+                kind=_STATEMENT_NAMES.get(name, name.removesuffix("Stmt").upper()),
+            )
         return self._check_dml(stmt, kind, function, params)
 
     def _check_dml(
@@ -310,15 +354,24 @@ class SqlRules:
         if function is not None:
             writes = [op for op in ops if op != "SELECT"]
             if function == "query" and writes:
-                return deny(SqlCode.WRONG_FUNCTION, f"query runs read-only SELECT statements; "
-                            f"this one performs {'/'.join(writes)} (use execute)")
+                return deny(
+                    SqlCode.WRONG_FUNCTION,
+                    f"query runs read-only SELECT statements; "
+                    f"this one performs {'/'.join(writes)} (use execute)",
+                )
             if kind not in kind_for_function(function):
-                return deny(SqlCode.WRONG_FUNCTION, f"{function} does not run {kind} statements "
-                            f"(use {'query' if kind == 'SELECT' else 'execute'})")
+                return deny(
+                    SqlCode.WRONG_FUNCTION,
+                    f"{function} does not run {kind} statements "
+                    f"(use {'query' if kind == 'SELECT' else 'execute'})",
+                )
         refused_ops = [op for op in ops if op not in self.operations]
         if refused_ops:
-            return deny(SqlCode.OPERATION_NOT_ALLOWED, f"operation {refused_ops[0]} is not in "
-                        f"allowed_operations {sorted(self.operations)}")
+            return deny(
+                SqlCode.OPERATION_NOT_ALLOWED,
+                f"operation {refused_ops[0]} is not in "
+                f"allowed_operations {sorted(self.operations)}",
+            )
         for schema, name, catalog in scan.tables:
             problem = self._relation_problem(schema, name, catalog)
             if problem is not None:
@@ -328,11 +381,16 @@ class SqlRules:
             if problem_text is not None:
                 return deny(SqlCode.FUNCTION_NOT_ALLOWED, problem_text)
         if scan.params != set(range(1, count + 1)):
-            return deny(SqlCode.PARAM_MISMATCH, f"parameters must be numbered $1..$n without gaps, "
-                        f"got {sorted(f'${n}' for n in scan.params)}")
+            return deny(
+                SqlCode.PARAM_MISMATCH,
+                f"parameters must be numbered $1..$n without gaps, "
+                f"got {sorted(f'${n}' for n in scan.params)}",
+            )
         if params is not None and len(params) != count:
-            return deny(SqlCode.PARAM_MISMATCH, f"the statement uses {count} parameter(s) but "
-                        f"{len(params)} were given")
+            return deny(
+                SqlCode.PARAM_MISMATCH,
+                f"the statement uses {count} parameter(s) but {len(params)} were given",
+            )
         return SqlDecision(True, f"{kind} allowed", SqlCode.OK, kind, tables, ops, funcs, count)
 
     def _relation_problem(

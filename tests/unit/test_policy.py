@@ -149,6 +149,29 @@ def test_bad_files(tmp_path: Path, text: str, match: str) -> None:
         load_policy(path)
 
 
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('{"a": 1, "a": 2}', "duplicate JSON keys"),
+        ("[1]", "expected a JSON object"),
+        ('{"max_fuel": NaN}', "NaN is not valid JSON"),
+        ("{", "not valid YAML/JSON"),
+    ],
+)
+def test_bad_json_files(tmp_path: Path, text: str, match: str) -> None:
+    path = tmp_path / "policy.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PolicyError, match=match):
+        load_policy(path)
+
+
+def test_json_with_tab_indentation(tmp_path: Path) -> None:
+    path = tmp_path / "policy.json"
+    path.write_text('{\n\t"batch_size": 7,\n\t"capabilities": {"logging": true}\n}', "utf-8")
+    policy = load_policy(path)
+    assert policy.batch_size == 7 and policy.capabilities.logging
+
+
 def test_missing_file() -> None:
     with pytest.raises(PolicyError, match="cannot read policy file"):
         load_policy(POLICIES / "does-not-exist.yaml")
@@ -319,7 +342,23 @@ def test_parse_duration(value: object, seconds: float) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["10", "s", "-1s", "1d", "10 s", "1s2", "", True, None, [1], "1e3s", "ten seconds"]
+    "value",
+    [
+        "10",
+        "s",
+        "-1s",
+        "1d",
+        "10 s",
+        "1s2",
+        "",
+        True,
+        None,
+        [1],
+        "1e3s",
+        "ten seconds",
+        float("inf"),
+        float("nan"),
+    ],
 )
 def test_parse_duration_rejects(value: object) -> None:
     with pytest.raises(ValueError, match="duration"):
@@ -344,9 +383,9 @@ def test_capability_shorthand(value: object, enabled: bool) -> None:
 def test_policy_is_frozen() -> None:
     policy = Policy.safe_defaults()
     with pytest.raises(ValidationError):
-        policy.batch_size = 5  # type: ignore[misc]
+        policy.batch_size = 5
     with pytest.raises(ValidationError):
-        policy.capabilities.http.enabled = True  # type: ignore[misc]
+        policy.capabilities.http.enabled = True
 
 
 def test_processor_config_mapping_is_normalised_to_json() -> None:
