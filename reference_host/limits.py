@@ -91,12 +91,19 @@ class CallBudget:
     limits: ResourceLimits
     deadline: float = field(default=0.0)
     function: str = ""
+    fuel: int = 0
 
-    def arm(self, store: Store, function: str) -> None:
-        """Reset fuel and the epoch deadline for a call to ``function`` starting now."""
+    def arm(self, store: Store, function: str, events: int = 1) -> None:
+        """Reset fuel and the epoch deadline for a call to ``function`` starting now.
+
+        ``max_fuel`` is per event, as the design document's pipeline YAML describes it: a call
+        carrying ``events`` events (``process-batch``) may use ``events * max_fuel``.  The
+        wall-clock timeout is per call.
+        """
         lim = self.limits
         if lim.max_fuel is not None:
-            store.set_fuel(lim.max_fuel)
+            self.fuel = lim.max_fuel * max(1, events)
+            store.set_fuel(self.fuel)
         store.set_epoch_deadline(math.ceil(lim.execution_timeout_s / lim.epoch_tick_s) + 1)
         self.deadline = time.monotonic() + lim.execution_timeout_s
         self.function = function
@@ -109,7 +116,7 @@ class CallBudget:
         """Fuel consumed since :meth:`arm` (None when metering is off)."""
         if self.limits.max_fuel is None:
             return None
-        return self.limits.max_fuel - store.get_fuel()
+        return self.fuel - store.get_fuel()
 
 
 def trap_reason(message: str) -> str:

@@ -238,10 +238,10 @@ class ProcessorInstance:
                 f"{_HINTS[self.state]}"
             )
 
-    def _raw_call(self, function: str, *args: Any) -> Any:
+    def _raw_call(self, function: str, *args: Any, events: int = 1) -> Any:
         store = self._store
         assert store is not None
-        self.budget.arm(store, function)
+        self.budget.arm(store, function, events)
         return self._funcs[function](store._context(), *args)
 
     def _call(self, function: str, *args: Any, events_in: int = 0) -> Any:
@@ -251,7 +251,7 @@ class ProcessorInstance:
             assert store is not None
             start = time.perf_counter()
             try:
-                out = self._raw_call(function, *args)
+                out = self._raw_call(function, *args, events=events_in)
             except WasmtimeError as exc:
                 duration = time.perf_counter() - start
                 fuel = self.budget.fuel_used(store)

@@ -228,6 +228,14 @@ def test_fuel_limit(make: Any, fuel_host: HostEngine) -> None:
     assert p.measurements[-1].outcome == "trap:OutOfFuelError"
 
 
+def test_fuel_budget_is_per_event_for_batches(make: Any, fuel_host: HostEngine) -> None:
+    p = make("spin", fuel_host, limits=ResourceLimits(max_fuel=1_000_000))
+    p.initialize("{}")
+    with pytest.raises(errors.OutOfFuelError):
+        p.process_batch([EVENT] * 3)
+    assert p.measurements[-1].fuel_used == 3_000_000
+
+
 def test_fuel_is_rearmed_before_every_call(make: Any, fuel_host: HostEngine) -> None:
     p = make("echo", fuel_host, limits=ResourceLimits(max_fuel=50_000))
     p.initialize("{}")

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The README's main job on a fresh machine: install the project into .venv (shared with .ci/run),
+# build the TTP sample component when it is missing (componentize-py, offline, ~20 s), then run it
+# through the reference host on the fixture events with the design document's pipeline policy.
+# No Docker and no service is needed: the TTP sample uses only logging, metrics and config.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/python ]; then
+    "${PYTHON:-python3}" -m venv .venv
+fi
+. .venv/bin/activate
+if ! python -c "import reference_host, componentize_py" 2>/dev/null; then
+    python -m pip install --quiet --upgrade pip
+    python -m pip install --quiet -e ".[all]"
+fi
+
+python sample_components/build.py --only ttp_processor
+mkdir -p reports
+flowctl-host run sample_components/dist/ttp_processor.wasm \
+    --policy fixtures/pipelines/stellar-ttp-pipeline.yaml --processor-id ttp-processor \
+    --input fixtures/events/ttp_transactions.jsonl \
+    --output reports/ttp-output.jsonl --errors reports/ttp-errors.jsonl --summary "$@"
+echo "outputs: reports/ttp-output.jsonl ($(wc -l < reports/ttp-output.jsonl) events); errors: reports/ttp-errors.jsonl"
