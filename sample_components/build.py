@@ -47,8 +47,10 @@ COMPONENTIZE_PY = "componentize-py"
 COMPONENTIZE_PY_VERSION = "0.25.1"
 INSTALL_HINT = f"pip install componentize-py=={COMPONENTIZE_PY_VERSION}"
 # Bump when the way a sample is turned into a component changes (flags, layout, copied files).
-RECIPE = ("flowctl-sample-build/1 componentize app --stub-wasi; deps/flowctl/flowctl.wit; "
-          "VIRTUAL_ENV=empty")
+RECIPE = (
+    "flowctl-sample-build/1 componentize app --stub-wasi; deps/flowctl/flowctl.wit; "
+    "VIRTUAL_ENV=empty"
+)
 
 _WORLD_RE = re.compile(r"^\s*world\s+([a-z][a-z0-9-]*)\s*\{", re.MULTILINE)
 
@@ -77,8 +79,11 @@ class BuildResult:
 
 def list_samples() -> list[str]:
     """Names of the samples (folders with ``app.py`` and ``wit/``), sorted."""
-    return sorted(d.name for d in HERE.iterdir()
-                  if d.is_dir() and (d / "app.py").is_file() and (d / "wit").is_dir())
+    return sorted(
+        d.name
+        for d in HERE.iterdir()
+        if d.is_dir() and (d / "app.py").is_file() and (d / "wit").is_dir()
+    )
 
 
 def _sample_dir(name: str) -> Path:
@@ -90,15 +95,19 @@ def _sample_dir(name: str) -> Path:
 def _sources(sample: Path) -> list[Path]:
     """The sample's Python modules (top level only: componentize-py's app path) and WIT files."""
     py = sorted(sample.glob("*.py"))
-    wit = sorted(f for f in (sample / "wit").rglob("*.wit") if "deps" not in f.relative_to(sample).parts)
+    wit = sorted(
+        f for f in (sample / "wit").rglob("*.wit") if "deps" not in f.relative_to(sample).parts
+    )
     return py + wit
 
 
 def _world(sample: Path) -> str:
     worlds = [w for f in (sample / "wit").glob("*.wit") for w in _WORLD_RE.findall(f.read_text())]
     if len(worlds) != 1:
-        raise BuildError(f"{sample / 'wit'} must declare exactly one world, found {worlds or 'none'}")
-    return worlds[0]
+        raise BuildError(
+            f"{sample / 'wit'} must declare exactly one world, found {worlds or 'none'}"
+        )
+    return str(worlds[0])
 
 
 # ----------------------------------------------------------------------------- tool
@@ -109,12 +118,14 @@ def componentize_py() -> tuple[str, str]:
     exe = shutil.which(COMPONENTIZE_PY)
     if exe is None:
         raise ComponentizePyMissingError(
-            f"{COMPONENTIZE_PY} is not on PATH; install it with: {INSTALL_HINT}")
+            f"{COMPONENTIZE_PY} is not on PATH; install it with: {INSTALL_HINT}"
+        )
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False)
     version = out.stdout.strip()
     if out.returncode != 0 or not version:
         raise ComponentizePyMissingError(
-            f"{exe} --version failed ({out.stderr.strip()}); reinstall it with: {INSTALL_HINT}")
+            f"{exe} --version failed ({out.stderr.strip()}); reinstall it with: {INSTALL_HINT}"
+        )
     return exe, version
 
 
@@ -146,11 +157,12 @@ def _check_no_wasi(wasm: Path) -> None:
     exe = shutil.which("wasm-tools")
     if exe is None:
         return
-    out = subprocess.run([exe, "component", "wit", str(wasm)], capture_output=True, text=True,
-                         check=False)
+    out = subprocess.run(
+        [exe, "component", "wit", str(wasm)], capture_output=True, text=True, check=False
+    )
     if out.returncode != 0:
         raise BuildError(f"wasm-tools could not read {wasm}: {out.stderr.strip()}")
-    wasi = sorted({m for m in re.findall(r"^\s*import\s+(wasi:[^;]+);", out.stdout, re.MULTILINE)})
+    wasi = sorted(set(re.findall(r"^\s*import\s+(wasi:[^;]+);", out.stdout, re.MULTILINE)))
     if wasi:
         raise BuildError(f"{wasm} imports WASI despite --stub-wasi: {', '.join(wasi)}")
 
@@ -188,48 +200,75 @@ def _hermetic_env(build: Path) -> dict[str, str]:
     return env
 
 
-def build_sample(name: str, out_dir: Path | str = DEFAULT_OUT, *, force: bool = False) -> BuildResult:
+def build_sample(
+    name: str, out_dir: Path | str = DEFAULT_OUT, *, force: bool = False
+) -> BuildResult:
     """Build one sample into ``out_dir/<name>.wasm`` unless its recorded inputs digest matches."""
     start = time.perf_counter()
     sample = _sample_dir(name)
     exe, version = componentize_py()
     if version.split()[-1] != COMPONENTIZE_PY_VERSION:
-        print(f"warning: {version} found; the samples are tested with {COMPONENTIZE_PY_VERSION} "
-              f"({INSTALL_HINT})", file=sys.stderr)
+        print(
+            f"warning: {version} found; the samples are tested with {COMPONENTIZE_PY_VERSION} "
+            f"({INSTALL_HINT})",
+            file=sys.stderr,
+        )
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{name}.wasm"
     stamp = out_dir / f"{name}.wasm.inputs.sha256"
     digest = inputs_digest(name, version)
-    if (not force and target.is_file() and stamp.is_file()
-            and stamp.read_text().split()[:1] == [digest]):
-        return BuildResult(name, target, built=False, seconds=time.perf_counter() - start,
-                           sha256=_sha256(target))
+    if (
+        not force
+        and target.is_file()
+        and stamp.is_file()
+        and stamp.read_text().split()[:1] == [digest]
+    ):
+        return BuildResult(
+            name, target, built=False, seconds=time.perf_counter() - start, sha256=_sha256(target)
+        )
 
     with tempfile.TemporaryDirectory(prefix=f"flowctl-build-{name}-") as tmp:
         build = Path(tmp)
         src, wit = _stage(sample, build)
         tmp_out = build / f"{name}.wasm"
-        cmd = [exe, "-q", "-d", str(wit), "-w", _world(sample),
-               "componentize", "app", "-p", str(src), "--stub-wasi", "-o", str(tmp_out)]
-        proc = subprocess.run(cmd, cwd=build, env=_hermetic_env(build), capture_output=True,
-                              text=True, check=False)
+        cmd = [
+            exe,
+            "-q",
+            "-d",
+            str(wit),
+            "-w",
+            _world(sample),
+            "componentize",
+            "app",
+            "-p",
+            str(src),
+            "--stub-wasi",
+            "-o",
+            str(tmp_out),
+        ]
+        proc = subprocess.run(
+            cmd, cwd=build, env=_hermetic_env(build), capture_output=True, text=True, check=False
+        )
         if proc.returncode != 0 or not tmp_out.is_file():
             raise BuildError(
                 f"componentize-py failed for sample {name!r} (exit {proc.returncode}):\n"
-                f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
+                f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}"
+            )
         _check_no_wasi(tmp_out)
         # Same directory as the target, then an atomic rename: a reader never sees half a file.
         staged = out_dir / f".{name}.wasm.partial"
         shutil.copyfile(tmp_out, staged)
         os.replace(staged, target)
     stamp.write_text(f"{digest}\n")
-    return BuildResult(name, target, built=True, seconds=time.perf_counter() - start,
-                       sha256=_sha256(target))
+    return BuildResult(
+        name, target, built=True, seconds=time.perf_counter() - start, sha256=_sha256(target)
+    )
 
 
-def build_all(out_dir: Path | str = DEFAULT_OUT, *, only: str | None = None,
-              force: bool = False) -> list[BuildResult]:
+def build_all(
+    out_dir: Path | str = DEFAULT_OUT, *, only: str | None = None, force: bool = False
+) -> list[BuildResult]:
     """Build every sample (or just ``only``)."""
     names = [only] if only else list_samples()
     return [build_sample(n, out_dir, force=force) for n in names]
@@ -237,12 +276,18 @@ def build_all(out_dir: Path | str = DEFAULT_OUT, *, only: str | None = None,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", metavar="NAME", choices=list_samples(),
-                        help="build only this sample")
-    parser.add_argument("--out", metavar="DIR", default=str(DEFAULT_OUT),
-                        help=f"output directory (default: {DEFAULT_OUT.relative_to(REPO)})")
-    parser.add_argument("--force", action="store_true",
-                        help="rebuild even when the recorded inputs digest matches")
+    parser.add_argument(
+        "--only", metavar="NAME", choices=list_samples(), help="build only this sample"
+    )
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        default=str(DEFAULT_OUT),
+        help=f"output directory (default: {DEFAULT_OUT.relative_to(REPO)})",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="rebuild even when the recorded inputs digest matches"
+    )
     args = parser.parse_args(argv)
     try:
         results = build_all(args.out, only=args.only, force=args.force)

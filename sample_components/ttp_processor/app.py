@@ -152,43 +152,52 @@ class Processor(exports.Processor):
         try:
             host_log.log(INFO, "TTP Processor initializing")
             cfg = rules.parse_config(config)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a processor-error
+        except Exception as exc:  # every failure becomes a processor-error, never a trap
             _fail(_error_for(exc))
         _state.config = cfg
         try:
-            host_log.log_structured(INFO, "TTP Processor initialized", [
-                ("network_passphrase", _safe(cfg.network_passphrase)),
-                ("min_amount", repr(cfg.min_amount)),
-                ("extract_path_payments", str(cfg.extract_path_payments).lower()),
-                ("extract_claimable_balances", str(cfg.extract_claimable_balances).lower()),
-            ])
-        except Exception as exc:  # noqa: BLE001
+            host_log.log_structured(
+                INFO,
+                "TTP Processor initialized",
+                [
+                    ("network_passphrase", _safe(cfg.network_passphrase)),
+                    ("min_amount", repr(cfg.min_amount)),
+                    ("extract_path_payments", str(cfg.extract_path_payments).lower()),
+                    ("extract_claimable_balances", str(cfg.extract_claimable_balances).lower()),
+                ],
+            )
+        except Exception as exc:
             _fail(_error_for(exc))
 
     def validate_config(self, config: str) -> None:
         try:
             rules.parse_config(config)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             _fail(_error_for(exc))
 
     def process_event(self, event: p.Event) -> list[p.Event]:
         cfg = _require_config()
         try:
             outputs = _transform(event, cfg)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             _fail(_error_for(exc))
         try:
             if outputs is None:
-                host_metrics.record_counter("events_skipped", 1.0,
-                                            [_tag("reason", "not_transaction")])
+                host_metrics.record_counter(
+                    "events_skipped", 1.0, [_tag("reason", "not_transaction")]
+                )
                 return []
             tx_hash = event.data.value.hash  # type: ignore[union-attr]
-            host_metrics.record_histogram("processing_time_ms", 0.0,
-                                          [_tag("operation", "process_event"), _NO_CLOCK])
+            host_metrics.record_histogram(
+                "processing_time_ms", 0.0, [_tag("operation", "process_event"), _NO_CLOCK]
+            )
             host_metrics.record_counter("events_processed", 1.0, [_tag("status", "success")])
-            host_metrics.record_counter("token_transfers_extracted", float(len(outputs)),
-                                        [_tag("transaction_hash", tx_hash)])
-        except Exception as exc:  # noqa: BLE001
+            host_metrics.record_counter(
+                "token_transfers_extracted",
+                float(len(outputs)),
+                [_tag("transaction_hash", tx_hash)],
+            )
+        except Exception as exc:
             _fail(_error_for(exc))
         return outputs
 
@@ -196,7 +205,7 @@ class Processor(exports.Processor):
         cfg = _require_config()
         try:
             return self._batch(events, cfg)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             _fail(_error_for(exc))
 
     @staticmethod
@@ -209,10 +218,13 @@ class Processor(exports.Processor):
         for event in events:
             try:
                 outputs = _transform(event, cfg)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 failed += 1
-                host_log.log_structured(ERROR, "Failed to process event in batch", [
-                    ("event_id", event.id), ("error", _error_text(_error_for(exc)))])
+                host_log.log_structured(
+                    ERROR,
+                    "Failed to process event in batch",
+                    [("event_id", event.id), ("error", _error_text(_error_for(exc)))],
+                )
                 continue
             succeeded += 1
             if outputs is None:
@@ -222,37 +234,51 @@ class Processor(exports.Processor):
                 all_outputs.extend(outputs)
         size = str(len(events))
         if skipped:
-            host_metrics.record_counter("events_skipped", float(skipped),
-                                        [_tag("reason", "not_transaction")])
+            host_metrics.record_counter(
+                "events_skipped", float(skipped), [_tag("reason", "not_transaction")]
+            )
         if processed:
-            host_metrics.record_histogram("processing_time_ms", 0.0,
-                                          [_tag("operation", "process_batch"), _NO_CLOCK])
-            host_metrics.record_counter("events_processed", float(processed),
-                                        [_tag("status", "success")])
-            host_metrics.record_counter("token_transfers_extracted", float(len(all_outputs)),
-                                        [_tag("batch_size", size)])
-        host_metrics.record_histogram("batch_processing_time_ms", 0.0,
-                                      [_tag("batch_size", size), _NO_CLOCK])
-        host_metrics.record_counter("batch_processed", 1.0, [
-            _tag("batch_size", size),
-            _tag("success_count", str(succeeded)),
-            _tag("error_count", str(failed)),
-        ])
-        host_log.log_structured(INFO, "Batch processed", [
-            ("batch_size", size),
-            ("processed_count", str(succeeded)),
-            ("error_count", str(failed)),
-            ("total_outputs", str(len(all_outputs))),
-        ])
+            host_metrics.record_histogram(
+                "processing_time_ms", 0.0, [_tag("operation", "process_batch"), _NO_CLOCK]
+            )
+            host_metrics.record_counter(
+                "events_processed", float(processed), [_tag("status", "success")]
+            )
+            host_metrics.record_counter(
+                "token_transfers_extracted", float(len(all_outputs)), [_tag("batch_size", size)]
+            )
+        host_metrics.record_histogram(
+            "batch_processing_time_ms", 0.0, [_tag("batch_size", size), _NO_CLOCK]
+        )
+        host_metrics.record_counter(
+            "batch_processed",
+            1.0,
+            [
+                _tag("batch_size", size),
+                _tag("success_count", str(succeeded)),
+                _tag("error_count", str(failed)),
+            ],
+        )
+        host_log.log_structured(
+            INFO,
+            "Batch processed",
+            [
+                ("batch_size", size),
+                ("processed_count", str(succeeded)),
+                ("error_count", str(failed)),
+                ("total_outputs", str(len(all_outputs))),
+            ],
+        )
         return all_outputs
 
     def shutdown(self) -> None:
         _state.config = None
         try:
-            host_log.log_structured(INFO, "TTP Processor shutting down",
-                                    [("component", NAME), ("version", VERSION)])
+            host_log.log_structured(
+                INFO, "TTP Processor shutting down", [("component", NAME), ("version", VERSION)]
+            )
             host_metrics.record_counter("processor_shutdown", 1.0, [_tag("reason", "normal")])
-        except Exception:  # noqa: BLE001, S110 - shutdown has no error channel
+        except Exception:  # shutdown has no error channel
             pass
 
     def get_info(self) -> p.ProcessorInfo:
@@ -271,21 +297,28 @@ class Processor(exports.Processor):
         timestamp = _state.last_timestamp
         if _state.config is None:
             return p.HealthStatus(
-                status=p.HealthState.UNKNOWN, message="not initialized",
-                details=[("status", "unknown"), ("initialized", "false")], timestamp=timestamp)
+                status=p.HealthState.UNKNOWN,
+                message="not initialized",
+                details=[("status", "unknown"), ("initialized", "false")],
+                timestamp=timestamp,
+            )
         try:
             host_config.get_string("network_passphrase")
             accessible = True
         except Err:
             accessible = False
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             _fail(_error_for(exc))
         if accessible:
             return p.HealthStatus(
-                status=p.HealthState.HEALTHY, message=None,
+                status=p.HealthState.HEALTHY,
+                message=None,
                 details=[("status", "healthy"), ("config_accessible", "true")],
-                timestamp=timestamp)
+                timestamp=timestamp,
+            )
         return p.HealthStatus(
-            status=p.HealthState.DEGRADED, message="Configuration not accessible",
+            status=p.HealthState.DEGRADED,
+            message="Configuration not accessible",
             details=[("status", "degraded"), ("config_accessible", "false")],
-            timestamp=timestamp)
+            timestamp=timestamp,
+        )

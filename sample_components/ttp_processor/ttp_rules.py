@@ -50,8 +50,9 @@ class TtpConfig:
 # serde_json's recursion limit: 128 nested arrays/objects fail, 127 parse.
 _MAX_DEPTH = 128
 # Rust's f64 grammar (case-insensitive), see the module docstring.
-_RUST_FLOAT = re.compile(r"[+-]?(?:inf|infinity|nan|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?)",
-                         re.IGNORECASE)
+_RUST_FLOAT = re.compile(
+    r"[+-]?(?:inf|infinity|nan|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?)", re.IGNORECASE
+)
 
 _NATIVE = p.StellarAsset(asset_type=p.AssetType.NATIVE, asset_code=None, asset_issuer=None)
 
@@ -212,17 +213,22 @@ def parse_asset(data: Any) -> p.StellarAsset:
         issuer = _get_str(data, "issuer")
         if issuer is None:
             raise RuleError("Missing asset issuer")
-        asset_type = (p.AssetType.CREDIT_ALPHANUM4 if kind == "credit_alphanum4"
-                      else p.AssetType.CREDIT_ALPHANUM12)
+        asset_type = (
+            p.AssetType.CREDIT_ALPHANUM4
+            if kind == "credit_alphanum4"
+            else p.AssetType.CREDIT_ALPHANUM12
+        )
         return p.StellarAsset(asset_type=asset_type, asset_code=code, asset_issuer=issuer)
     if kind == "liquidity_pool_shares":
-        return p.StellarAsset(asset_type=p.AssetType.LIQUIDITY_POOL_SHARES, asset_code=None,
-                              asset_issuer=None)
+        return p.StellarAsset(
+            asset_type=p.AssetType.LIQUIDITY_POOL_SHARES, asset_code=None, asset_issuer=None
+        )
     raise RuleError(f"Unknown asset type: {kind}")
 
 
-def _payment(tx: p.StellarTransaction, op: p.StellarOperation, index: int,
-             cfg: TtpConfig) -> p.TokenTransfer | None:
+def _payment(
+    tx: p.StellarTransaction, op: p.StellarOperation, index: int, cfg: TtpConfig
+) -> p.TokenTransfer | None:
     body = _parse_body(op.body)
     destination = _get_str(body, "destination")
     if destination is None:
@@ -238,12 +244,18 @@ def _payment(tx: p.StellarTransaction, op: p.StellarOperation, index: int,
     asset = parse_asset(body["asset"]) if "asset" in body else _NATIVE
     return p.TokenTransfer(
         from_=op.source_account if op.source_account is not None else tx.source_account,
-        to=destination, asset=asset, amount=amount_text, transaction_hash=tx.hash,
-        operation_index=index, path=None)
+        to=destination,
+        asset=asset,
+        amount=amount_text,
+        transaction_hash=tx.hash,
+        operation_index=index,
+        path=None,
+    )
 
 
-def _path_payment(tx: p.StellarTransaction, op: p.StellarOperation, index: int,
-                  cfg: TtpConfig) -> p.TokenTransfer | None:
+def _path_payment(
+    tx: p.StellarTransaction, op: p.StellarOperation, index: int, cfg: TtpConfig
+) -> p.TokenTransfer | None:
     body = _parse_body(op.body)
     destination = _get_str(body, "destination")
     if destination is None:
@@ -263,8 +275,13 @@ def _path_payment(tx: p.StellarTransaction, op: p.StellarOperation, index: int,
     path = [parse_asset(a) for a in raw_path] if isinstance(raw_path, list) else None
     return p.TokenTransfer(
         from_=op.source_account if op.source_account is not None else tx.source_account,
-        to=destination, asset=dest_asset, amount=amount_text, transaction_hash=tx.hash,
-        operation_index=index, path=path)
+        to=destination,
+        asset=dest_asset,
+        amount=amount_text,
+        transaction_hash=tx.hash,
+        operation_index=index,
+        path=path,
+    )
 
 
 def _claim(tx: p.StellarTransaction, op: p.StellarOperation, index: int) -> p.TokenTransfer:
@@ -276,7 +293,12 @@ def _claim(tx: p.StellarTransaction, op: p.StellarOperation, index: int) -> p.To
     return p.TokenTransfer(
         from_="claimable_balance",
         to=op.source_account if op.source_account is not None else tx.source_account,
-        asset=_NATIVE, amount="0", transaction_hash=tx.hash, operation_index=index, path=None)
+        asset=_NATIVE,
+        amount="0",
+        transaction_hash=tx.hash,
+        operation_index=index,
+        path=None,
+    )
 
 
 def extract_token_transfers(tx: p.StellarTransaction, cfg: TtpConfig) -> list[p.TokenTransfer]:

@@ -122,3 +122,30 @@ def test_epoch_ticker_is_owned_and_stopped() -> None:
     assert host.ticker.running
     host.ticker.release()
     assert not host.ticker.running
+
+
+def test_fast_path_never_serves_a_changed_file(tmp_path: Path, noop: Path) -> None:
+    import os
+    import shutil
+
+    f = tmp_path / "c.wasm"
+    shutil.copy(noop, f)
+    cache = tmp_path / "cache"
+    first = HostEngine(cache_dir=cache).load(f)
+    assert HostEngine(cache_dir=cache).load(f).cache_hit
+    shutil.copy(build_guest("echo"), f)  # same path, other content
+    st = f.stat()
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    changed = HostEngine(cache_dir=cache).load(f)
+    assert changed.sha256 != first.sha256
+    assert not changed.cache_hit
+
+
+def test_verify_rehashes(tmp_path: Path, noop: Path) -> None:
+    host = HostEngine(cache_dir=tmp_path)
+    host.load(noop)
+    again = host.load(noop, verify=True)
+    assert again.cache_hit
+    import hashlib
+
+    assert again.sha256 == hashlib.sha256(noop.read_bytes()).hexdigest()

@@ -1,0 +1,1 @@
+"""Sample guests and the broken-component zoo (sources + build scripts; not installed)."""
