@@ -14,14 +14,12 @@ everything the build reads (sources, WIT, componentize-py version, build recipe)
 the build is skipped.
 
 Reproducibility: componentize-py 0.25.1 does **not** produce byte-identical components from
-identical inputs (upstream issue bytecodealliance/componentize-py#247).  Its pre-initialisation
-snapshots the guest interpreter's heap, and that heap holds values from build-time randomness
-(the str hash seed), clocks and the inode metadata (ctime, inode numbers) of componentize-py's
-own temporary files; only the main module's data segments differ.  The inputs digest is
-therefore the build's identity, not the component's sha256.  See sample_components/README.md.
-
-The functions :func:`build_sample`, :func:`build_all`, :func:`list_samples` and
-:func:`inputs_digest` are the API tests use.
+identical inputs (upstream issue bytecodealliance/componentize-py#247).  Two things vary from one
+build to the next.  First, the order of the small WASI stub modules (a Rust HashMap iteration
+order).  Second, the main module's data segments: the pre-initialised interpreter heap holds
+values from build-time randomness (the str hash seed), clocks and the inode metadata of
+componentize-py's own temporary files.  The inputs digest is therefore the build's identity, not
+the component's sha256.  See sample_components/README.md.
 """
 
 from __future__ import annotations
