@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import tempfile
+import weakref
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -141,14 +142,14 @@ class Reference:
         return None
 
 
-_REFERENCES: dict[int, Reference] = {}
+_REFERENCES: weakref.WeakKeyDictionary[Engine, Reference] = weakref.WeakKeyDictionary()
 
 
 def reference_for(engine: Engine) -> Reference:
-    """The (memoized) reference types for ``engine``."""
-    ref = _REFERENCES.get(id(engine))
+    """The (memoized) reference types for ``engine`` (forgotten when the engine is freed)."""
+    ref = _REFERENCES.get(engine)
     if ref is None:
-        ref = _REFERENCES[id(engine)] = Reference(engine)
+        ref = _REFERENCES[engine] = Reference(engine)
     return ref
 
 

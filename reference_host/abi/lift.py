@@ -46,14 +46,16 @@ _PRIMS = {
     "bool": "<8x?",
 }
 
-_CACHE: dict[int, Decoder] = {}
+_CACHE: dict[s.Ty, Decoder] = {}
+"""Memo keyed by the descriptor itself (structural equality), never by ``id()``: a temporary
+descriptor's id is reused after it is freed."""
 
 
 def decoder(ty: s.Ty) -> Decoder:
     """The decoder for ``ty`` (memoized): ``dec(slot_address) -> value``."""
-    hit = _CACHE.get(id(ty))
+    hit = _CACHE.get(ty)
     if hit is None:
-        hit = _CACHE[id(ty)] = _make(ty)
+        hit = _CACHE[ty] = _make(ty)
     return hit
 
 

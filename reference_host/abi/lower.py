@@ -101,14 +101,16 @@ def _bad(ty: s.Ty, value: Any, why: str = "") -> ValueConversionError:
     )
 
 
-_CACHE: dict[int, Encoder] = {}
+_CACHE: dict[s.Ty, Encoder] = {}
+"""Memo keyed by the descriptor itself (structural equality), never by ``id()``: a temporary
+descriptor's id is reused after it is freed."""
 
 
 def encoder(ty: s.Ty) -> Encoder:
     """The encoder for ``ty`` (memoized): ``enc(value, arena, slot_offset)``."""
-    hit = _CACHE.get(id(ty))
+    hit = _CACHE.get(ty)
     if hit is None:
-        hit = _CACHE[id(ty)] = _make(ty)
+        hit = _CACHE[ty] = _make(ty)
     return hit
 
 

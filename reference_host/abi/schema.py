@@ -20,14 +20,14 @@ class Ty:
     wit: str
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class Prim(Ty):
     """A primitive: ``string bool u8 u16 u32 u64 s8 s16 s32 s64 f32 f64 char``."""
 
     wit: str
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class Record(Ty):
     """A record mapped onto a dataclass; ``fields`` are (wit name, attribute, type)."""
 
@@ -36,7 +36,7 @@ class Record(Ty):
     fields: tuple[tuple[str, str, Ty], ...]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class Enum(Ty):
     """A WIT enum, or a variant without payloads (``as_variant``), mapped onto a StrEnum."""
 
@@ -50,7 +50,7 @@ class Enum(Ty):
         return tuple(m.value for m in self.cls)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class Tagged(Ty):
     """A variant mapped onto a ``_Tagged`` dataclass (``case`` + ``value``)."""
 
@@ -59,7 +59,7 @@ class Tagged(Ty):
     cases: tuple[tuple[str, Ty | None], ...]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class ByClass(Ty):
     """A variant whose cases are told apart by the Python class (``event-data``).
 
@@ -71,7 +71,7 @@ class ByClass(Ty):
     cases: tuple[tuple[str, type, Ty, bool], ...]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class List(Ty):
     """``list<T>``."""
 
@@ -79,7 +79,7 @@ class List(Ty):
     wit: str = "list"
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class Option(Ty):
     """``option<T>``."""
 
@@ -87,7 +87,7 @@ class Option(Ty):
     wit: str = "option"
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class Result(Ty):
     """``result<T, E>``; ``None`` for an absent side."""
 
@@ -96,7 +96,7 @@ class Result(Ty):
     wit: str = "result"
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class Tuple(Ty):
     """``tuple<...>``."""
 

@@ -703,9 +703,9 @@ def test_build_is_skipped_when_inputs_are_unchanged(build_module: Any, ttp_wasm:
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="componentize-py 0.25.1 is not byte-reproducible: the "
-    "pre-initialised heap holds build-time randomness, clocks and temp-file "
-    "inode metadata (bytecodealliance/componentize-py#247)",
+    reason="componentize-py 0.25.1 is not byte-reproducible: WASI stub modules come in "
+    "HashMap order and the pre-initialised heap holds build-time randomness, clocks and "
+    "temp-file inode metadata (bytecodealliance/componentize-py#247)",
 )
 def test_rebuild_is_byte_identical(build_module: Any, ttp_wasm: Path, tmp_path: Path) -> None:
     rebuilt = build_module.build_sample("ttp_processor", tmp_path, force=True)

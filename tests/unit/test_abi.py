@@ -246,3 +246,18 @@ def test_wrong_record_class_names_the_type(echo: Echo) -> None:
 def test_wrong_arity_is_refused(echo: Echo) -> None:
     with pytest.raises(ValueConversionError, match="takes 1 argument"):
         echo.echo("strings")(echo.store._context())
+
+
+def test_codec_memo_is_keyed_by_type_not_by_reused_ids() -> None:
+    # regression: a memo keyed by id() handed a freed descriptor's codec to a new, different one
+    from reference_host.abi.lift import decoder
+    from reference_host.abi.lower import encoder
+
+    for _ in range(300):
+        tmp = s.List(s.STRING)
+        enc_list, dec_list = encoder(tmp), decoder(tmp)
+        del tmp
+        other = s.Option(s.U32)
+        assert encoder(other) is not enc_list
+        assert decoder(other) is not dec_list
+        assert encoder(other) is encoder(s.Option(s.U32))  # structural: equal types share a codec
