@@ -33,17 +33,26 @@ def typed_event(i: int) -> t.Event:
         t.StellarOperation(
             t.OperationType.PAYMENT,
             None,
-            '{"destination":"GDEST%d","amount":"%d.5","asset":{"type":"native"}}' % (k, i),
+            f'{{"destination":"GDEST{k}","amount":"{i}.5","asset":{{"type":"native"}}}}',
             t.OperationResult("op_success"),
         )
         for k in range(3)
     ]
     tx = t.StellarTransaction(
-        "a" * 64, "G" + "A" * 55, 1000 + i, 100, t.TimeBounds(0, 2**32), t.Memo(t.MemoType.TEXT, "m"),
-        ops, ["sig-" + "b" * 60], "tx_success", None,
-    )  # fmt: skip
-    return t.Event(f"ev-{i}", 1_700_000_000 + i, "stellar-source", t.EventType.TRANSACTION, tx,
-                   [("ledger", str(i)), ("network", "testnet")])  # fmt: skip
+        hash="a" * 64,
+        source_account="G" + "A" * 55,
+        sequence_number=1000 + i,
+        fee=100,
+        time_bounds=t.TimeBounds(0, 2**32),
+        memo=t.Memo(t.MemoType.TEXT, "m"),
+        operations=ops,
+        signatures=["sig-" + "b" * 60],
+        result_code="tx_success",
+    )
+    metadata = [("ledger", str(i)), ("network", "testnet")]
+    return t.Event(
+        f"ev-{i}", 1_700_000_000 + i, "stellar-source", t.EventType.TRANSACTION, tx, metadata
+    )
 
 
 EVENTS = [typed_event(i) for i in range(BATCH)]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
-from operator import attrgetter
 from struct import Struct
 from typing import Any
 
@@ -243,7 +242,7 @@ def _record(ty: s.Record) -> Encoder:
         ns[f"T{i}"] = fty
         if isinstance(fty, s.Prim) and fty.wit == "string":
             lines += _inline_string(x, f"p + {o}", f"T{i}", "    ")
-        elif isinstance(fty, s.Option) and isinstance(fty.elem, s.Prim) and fty.elem.wit == "string":
+        elif isinstance(fty, s.Option) and fty.elem == s.STRING:
             lines += [
                 f"    if {x} is None:",
                 f"        P1(mv, p + {o}, OPTION, 0)",
