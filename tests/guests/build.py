@@ -86,6 +86,7 @@ DATABASE = "obsrvr:flowctl/database@1.0.0"
 KEY_VALUE = "obsrvr:flowctl/key-value@1.0.0"
 CONFIG = "obsrvr:flowctl/config@1.0.0"
 WASI_ENVIRONMENT = "wasi:cli/environment@0.2.0"
+OTHER_CLOCK = "obsrvr:flowctl-test/clock@1.0.0"
 
 #: The seven functions of ``obsrvr:flowctl/processor@1.0.0``.
 PROCESSOR_FUNCTIONS: frozenset[str] = frozenset(
@@ -269,6 +270,13 @@ def _guests() -> dict[str, GuestSpec]:
             "returns ok([])",
             world="processor-wasi",
             imports={WASI_ENVIRONMENT: frozenset({"get-environment"})},
+        ),
+        _processor_guest(
+            "imports-other",
+            "imports obsrvr:flowctl-test/clock@1.0.0 (neither flowctl nor WASI); process-event "
+            "calls now() and returns ok([])",
+            world="processor-other",
+            imports={OTHER_CLOCK: frozenset({"now"})},
         ),
         _processor_guest(
             "imports-all",

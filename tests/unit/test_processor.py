@@ -192,6 +192,15 @@ def test_wasi_import_is_refused_by_default(make: Any) -> None:
     assert p.process_event(EVENT) == []
 
 
+def test_unknown_non_flowctl_import_is_refused(make: Any) -> None:
+    with pytest.raises(errors.UnknownImportError, match="obsrvr:flowctl-test/clock@1.0.0"):
+        make("imports-other")
+    p = make("imports-other", unknown_imports="trap")  # loads; the import traps when called
+    p.initialize("{}")
+    with pytest.raises(errors.GuestTrap):
+        p.process_event(EVENT)
+
+
 def test_drifted_component_is_refused_naming_the_type(make: Any) -> None:
     with pytest.raises(errors.WitDriftError, match="record `event`: field.*extra"):
         make("noop-drift")
