@@ -255,8 +255,8 @@ class ProcessorInstance:
             except WasmtimeError as exc:
                 duration = time.perf_counter() - start
                 fuel = self.budget.fuel_used(store)
-                self._on_trap(function, exc, duration, fuel, events_in)
-                raise AssertionError("unreachable") from None  # _on_trap always raises
+                trap, cause = self._trap_error(function, exc, duration, fuel, events_in)
+                raise trap from cause
             duration = time.perf_counter() - start
             outcome = "err" if isinstance(out, Err) else "ok"
             value = getattr(out, "value", None) if isinstance(out, Ok) else None
@@ -268,9 +268,10 @@ class ProcessorInstance:
             )
             return out
 
-    def _on_trap(
+    def _trap_error(
         self, function: str, exc: WasmtimeError, duration: float, fuel: int | None, n: int
-    ) -> None:
+    ) -> tuple[GuestTrap, BaseException | None]:
+        """Record the trap, recycle the instance, and build the typed error (and its cause)."""
         msg = str(exc)
         host_exc = take_host_exception()
         kind = classify_trap(msg)
@@ -294,12 +295,13 @@ class ProcessorInstance:
             else (" The instance could not be re-initialized." if was_initialized else "")
         )
         first = trap_reason(msg)
-        raise kind(
+        trap = kind(
             f"{function} trapped in {self.component_id}: {first}{detail}. {REMEDIES[kind]}.{after}",
             function=function,
             trap_message=msg,
             recycled=recycled,
-        ) from (host_exc[1] if host_exc else None)
+        )
+        return trap, (host_exc[1] if host_exc else None)
 
     @staticmethod
     def _unwrap(function: str, out: Any) -> Any:

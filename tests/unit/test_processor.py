@@ -225,6 +225,20 @@ def test_granted_capability_is_linked(make: Any) -> None:
     assert log.records and log.records[0].message == "slow-host"
 
 
+def test_exception_in_a_host_function_is_a_trap_not_a_crash(make: Any) -> None:
+    class Broken(LoggingCapability):
+        def _emit(self, level: Any, message: str, fields: Any) -> None:
+            raise RuntimeError("backend exploded")
+
+    p = make("slow-host", capabilities=[Broken("b")])
+    p.initialize("{}")
+    with pytest.raises(errors.GuestTrap, match=r"logging\.log raised RuntimeError") as exc:
+        p.process_event(EVENT)
+    assert isinstance(exc.value.__cause__, RuntimeError)
+    assert exc.value.recycled
+    assert p.health_check().status is t.HealthState.HEALTHY
+
+
 # ------------------------------------------------------------------ limits
 
 
