@@ -111,7 +111,7 @@ def _prim(ty: s.Prim) -> Decoder:
 
 def _record(ty: s.Record) -> Decoder:
     """Generate one decoder function per record, inlining string / integer / enum fields."""
-    ns: dict[str, Any] = {"M": _M, "U2": _U_PTR2, "U1": _U_PTR, "cls": ty.cls}
+    ns: dict[str, Any] = {"M": _M, "U2": _U_PTR2, "U1": _U_PTR, "UV": _U_VAR, "cls": ty.cls}
     lines = ["def dec_record(a):", "    _n, p = U2(M, a)"]
     out = []
     for i, (_name, _attr, fty) in enumerate(ty.fields):
@@ -126,9 +126,10 @@ def _record(ty: s.Record) -> Decoder:
         elif isinstance(fty, s.Prim) and fty.wit in _PRIMS:
             ns[f"P{i}"] = Struct(_PRIMS[fty.wit]).unpack_from
             lines.append(f"    ({v},) = P{i}(M, p + {o})")
-        elif isinstance(fty, s.Enum) and not fty.as_variant:
+        elif isinstance(fty, s.Enum):
             ns[f"T{i}"] = {m.value.encode(): m for m in fty.cls}
-            lines += [f"    n, q = U2(M, p + {o})", f"    {v} = T{i}[M[q : q + n].tobytes()]"]
+            read = "n, q, _pp = UV(M, p + {o})" if fty.as_variant else "n, q = U2(M, p + {o})"
+            lines += [f"    {read.format(o=o)}", f"    {v} = T{i}[M[q : q + n].tobytes()]"]
         elif (
             isinstance(fty, s.Option) and isinstance(fty.elem, s.Prim) and fty.elem.wit == "string"
         ):
@@ -139,6 +140,15 @@ def _record(ty: s.Record) -> Decoder:
                 f"        {v} = str(M[q : q + n], 'utf-8') if n else ''",
                 "    else:",
                 f"        {v} = None",
+            ]
+        elif isinstance(fty, s.Option):
+            ns[f"F{i}"] = decoder(fty.elem)
+            lines += [f"    (q,) = U1(M, p + {o})", f"    {v} = F{i}(q) if q else None"]
+        elif isinstance(fty, s.List):
+            ns[f"F{i}"] = decoder(fty.elem)
+            lines += [
+                f"    n, q = U2(M, p + {o})",
+                f"    {v} = [F{i}(x) for x in range(q, q + n * {VAL}, {VAL})] if n else []",
             ]
         else:
             ns[f"F{i}"] = decoder(fty)
@@ -159,7 +169,21 @@ def _list(ty: s.List) -> Decoder:
     return dec_list
 
 
+_U_STR_PAIR = Struct("<8xQQ8x8xQQ").unpack_from  # two string slots: (n0, p0, n1, p1)
+
+
 def _tuple(ty: s.Tuple) -> Decoder:
+    if ty.elems == (s.STRING, s.STRING):  # metadata / headers / details: one read per pair
+
+        def dec_str_pair(a: int) -> tuple[str, str]:
+            _n, p = _U_PTR2(_M, a)
+            n0, p0, n1, p1 = _U_STR_PAIR(_M, p)
+            return (
+                str(_M[p0 : p0 + n0], "utf-8") if n0 else "",
+                str(_M[p1 : p1 + n1], "utf-8") if n1 else "",
+            )
+
+        return dec_str_pair
     plan = [(decoder(e), i * VAL) for i, e in enumerate(ty.elems)]
 
     def dec_tuple(a: int) -> tuple[Any, ...]:

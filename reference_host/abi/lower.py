@@ -218,6 +218,9 @@ def _record(ty: s.Record) -> Encoder:
         "STRING": STRING,
         "ENUM": ENUM,
         "OPTION": OPTION,
+        "LIST": LIST,
+        "VARIANT": VARIANT,
+        "PV": _P_VAR,
     }
     attrs = [attr for _n, attr, _t in ty.fields]
     lines = [
@@ -262,14 +265,47 @@ def _record(ty: s.Record) -> Encoder:
                 f"        raise bad(T{i}, {x}, 'expected an integer in [{lo}, {hi}]')",
                 f"    PI{i}(mv, p + {o}, {kind}, {x})",
             ]
-        elif isinstance(fty, s.Enum) and not fty.as_variant:
+        elif isinstance(fty, s.Enum):
             ns[f"E{i}"] = {case: static_name(case) for case in fty.cases}
+            write = (
+                f"    PV(mv, p + {o}, VARIANT, nn, na, 0)"
+                if fty.as_variant
+                else f"    P2(mv, p + {o}, ENUM, nn, na)"
+            )
             lines += [
                 "    try:",
                 f"        nn, na = E{i}[{x}]",
                 "    except (KeyError, TypeError):",
                 f"        raise bad(T{i}, {x}, 'expected one of ' + ', '.join(E{i})) from None",
-                f"    P2(mv, p + {o}, ENUM, nn, na)",
+                write,
+            ]
+        elif isinstance(fty, s.Option):
+            ns[f"F{i}"] = encoder(fty.elem)
+            lines += [
+                f"    if {x} is None:",
+                f"        P1(mv, p + {o}, OPTION, 0)",
+                "    else:",
+                "        slot = a.top",
+                "        if slot + 32 > a.limit:",
+                "            raise Full",
+                "        a.top = slot + 32",
+                f"        P1(mv, p + {o}, OPTION, base + slot)",
+                f"        F{i}({x}, a, slot)",
+            ]
+        elif isinstance(fty, s.List):
+            ns[f"F{i}"] = encoder(fty.elem)
+            lines += [
+                f"    if not isinstance({x}, list | tuple):",
+                f"        raise bad(T{i}, {x}, 'expected a list')",
+                "    q = a.top",
+                f"    r = q + len({x}) * 32",
+                "    if r > a.limit:",
+                "        raise Full",
+                "    a.top = r",
+                f"    P2(mv, p + {o}, LIST, len({x}), base + q)",
+                f"    for item in {x}:",
+                f"        F{i}(item, a, q)",
+                "        q += 32",
             ]
         else:
             ns[f"F{i}"] = encoder(fty)
@@ -319,7 +355,41 @@ def _list(ty: s.List) -> Encoder:
     return enc_list
 
 
+_P_STR_PAIR = Struct("<B7xQQ8xB7xQQ").pack_into  # two string slots side by side
+
+
+def _str_pair(ty: s.Tuple) -> Encoder:
+    def enc_str_pair(v: Any, a: Arena, off: int) -> None:
+        if not isinstance(v, tuple | list) or len(v) != 2:
+            raise _bad(ty, v, "expected a 2-tuple")
+        k, w = v
+        if type(k) is not str or type(w) is not str:
+            if not (isinstance(k, str) and isinstance(w, str)):
+                raise _bad(ty, v, "expected two strings")
+        try:
+            bk, bw = k.encode(), w.encode()
+        except UnicodeEncodeError as exc:
+            raise _bad(ty, v, "not valid Unicode (lone surrogate)") from exc
+        p = a.top
+        q = p + 2 * VAL
+        r = q + len(bk)
+        t = ((r + 7) & -8) + len(bw)
+        if t > a.limit:
+            raise ArenaFull
+        a.top = (t + 7) & -8
+        mv, base = a.mv, a.base
+        rr = (r + 7) & -8
+        mv[q:r] = bk
+        mv[rr:t] = bw
+        _P_STR_PAIR(mv, p, STRING, len(bk), base + q, STRING, len(bw), base + rr)
+        _P_PTR2(mv, off, TUPLE, 2, base + p)
+
+    return enc_str_pair
+
+
 def _tuple(ty: s.Tuple) -> Encoder:
+    if ty.elems == (s.STRING, s.STRING):
+        return _str_pair(ty)
     fs = [encoder(e) for e in ty.elems]
     n = len(fs)
 
