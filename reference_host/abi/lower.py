@@ -363,9 +363,8 @@ def _str_pair(ty: s.Tuple) -> Encoder:
         if not isinstance(v, tuple | list) or len(v) != 2:
             raise _bad(ty, v, "expected a 2-tuple")
         k, w = v
-        if type(k) is not str or type(w) is not str:
-            if not (isinstance(k, str) and isinstance(w, str)):
-                raise _bad(ty, v, "expected two strings")
+        if not (isinstance(k, str) and isinstance(w, str)):
+            raise _bad(ty, v, "expected two strings")
         try:
             bk, bw = k.encode(), w.encode()
         except UnicodeEncodeError as exc:
