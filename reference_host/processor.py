@@ -218,6 +218,7 @@ class ProcessorInstance:
         self.recycles += 1
         self._store = None
         self._funcs = {}
+        self._reset_capabilities()
         self._instantiate()
         if self.state is State.INITIALIZED and self._config is not None:
             try:
@@ -228,6 +229,13 @@ class ProcessorInstance:
                 self.state = State.INSTANTIATED
                 return False
         return True
+
+    def _reset_capabilities(self) -> None:
+        """Let capabilities drop per-instance state (e.g. roll back open transactions)."""
+        for cap in self._caps.values():
+            reset = getattr(cap, "reset", None)
+            if reset is not None:
+                reset()
 
     # ------------------------------------------------------------------ calls
 

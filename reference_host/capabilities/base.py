@@ -40,7 +40,11 @@ class Capability(Protocol):
         """Define every function of ``interface`` in ``linker``."""
 
     def close(self) -> None:
-        """Release backend resources (connections, open transactions)."""
+        """Release backend resources (connections, open transactions).
+
+        A capability may also define ``reset()``: the host calls it whenever it discards the
+        guest's instance after a trap (e.g. to roll back transactions the dead instance opened).
+        """
 
 
 def link_interface(

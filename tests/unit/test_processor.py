@@ -376,3 +376,17 @@ def test_ticker_released_on_close(host: HostEngine, make: Any, tmp_path: Path) -
     assert own.ticker.running
     p.close()
     assert not own.ticker.running
+
+
+def test_capabilities_are_reset_when_the_instance_is_recycled(make: Any) -> None:
+    class Tracking(LoggingCapability):
+        resets = 0
+
+        def reset(self) -> None:
+            type(self).resets += 1
+
+    p = make("trap-process-event", capabilities=[Tracking("t")], unknown_imports="trap")
+    p.initialize("{}")
+    with pytest.raises(errors.GuestTrap):
+        p.process_event(EVENT)
+    assert Tracking.resets == 1
