@@ -317,6 +317,22 @@ def _guests() -> dict[str, GuestSpec]:
             "extra: u32); process-event is unreachable",
             flowctl_wit="drift",
         ),
+        GuestSpec(
+            name="capability-proxy",
+            description=(
+                "not a processor: imports the six capability interfaces and exports "
+                "call-<interface>-<function> for each of their 29 functions, with the same "
+                "signature, passing the arguments on unchanged and returning what the host returned"
+            ),
+            world=_TEST_WORLD.format("capability-proxy"),
+            fragments=("_runtime", "capability-proxy"),
+            imports=dict(CAPABILITY_FUNCTIONS),
+            exports=frozenset(
+                f"call-{interface.split('/')[1].split('@')[0]}-{function}"
+                for interface, functions in CAPABILITY_FUNCTIONS.items()
+                for function in functions
+            ),
+        ),
     ]
     return {spec.name: spec for spec in specs}
 

@@ -219,7 +219,7 @@ def reference(engine: Engine) -> Component:
 
 
 def test_every_guest_has_a_description_and_sources() -> None:
-    assert len(GUESTS) == 20
+    assert len(GUESTS) == 21
     for name, spec in GUESTS.items():
         assert spec.name == name
         assert spec.description.strip(), name
