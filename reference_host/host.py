@@ -15,17 +15,11 @@ from reference_host.capabilities.config import ConfigCapability
 from reference_host.capabilities.logging import LoggingCapability
 from reference_host.capabilities.metrics import MetricsCapability
 from reference_host.engine import HostEngine
-from reference_host.errors import PolicyError, UngrantedImportError
+from reference_host.errors import PolicyError
+from reference_host.inspect import inspect_component
 from reference_host.limits import ResourceLimits
 from reference_host.policy import Policy
 from reference_host.processor import ProcessorInstance
-
-NOT_YET = {
-    names.HTTP_CLIENT: "capabilities.http",
-    names.DATABASE: "capabilities.database",
-    names.KEY_VALUE: "capabilities.key_value",
-}
-"""Capabilities a policy may grant but this host does not serve yet (see the README)."""
 
 
 def limits_from_policy(policy: Policy) -> ResourceLimits:
@@ -54,14 +48,45 @@ class GrantedCapabilities:
         return caps + self.others
 
 
-def capabilities_from_policy(policy: Policy, component_id: str) -> GrantedCapabilities:
-    """Make the capability objects for exactly what ``policy`` grants."""
+def capabilities_from_policy(
+    policy: Policy, component_id: str, imported: frozenset[str] | None = None
+) -> GrantedCapabilities:
+    """Make the capability objects for what ``policy`` grants (and, if given, is ``imported``).
+
+    Backends (HTTP client, PostgreSQL connection, Redis client) are only made for capabilities
+    the component imports: a grant the component does not use costs nothing.
+    """
     caps = policy.capabilities
-    return GrantedCapabilities(
-        logging=LoggingCapability(component_id) if caps.logging else None,
-        metrics=MetricsCapability(component_id) if caps.metrics else None,
-        config=ConfigCapability.from_json_text(policy.processor_config) if caps.config else None,
+
+    def wanted(interface: str) -> bool:
+        return policy.grants(interface) and (imported is None or interface in imported)
+
+    granted = GrantedCapabilities(
+        logging=LoggingCapability(component_id) if wanted(names.LOGGING) else None,
+        metrics=MetricsCapability(component_id) if wanted(names.METRICS) else None,
+        config=(
+            ConfigCapability.from_json_text(policy.processor_config)
+            if wanted(names.CONFIG)
+            else None
+        ),
     )
+    if wanted(names.HTTP_CLIENT):
+        from reference_host.capabilities.http_client import HttpClientCapability
+
+        granted.others.append(
+            HttpClientCapability.from_policy(caps.http, component_id=component_id)
+        )
+    if wanted(names.DATABASE):
+        from reference_host.capabilities.database import SqlCapability
+
+        granted.others.append(SqlCapability.from_policy(caps.database, component_id=component_id))
+    if wanted(names.KEY_VALUE):
+        from reference_host.capabilities.key_value import KeyValueHostCapability
+
+        granted.others.append(
+            KeyValueHostCapability.from_policy(caps.key_value, component_id=component_id)
+        )
+    return granted
 
 
 def open_processor(
@@ -86,18 +111,8 @@ def open_processor(
     host = host or HostEngine(limits.engine_config(), cache_dir=cache_dir)
     loaded = host.load(path)
     cid = component_id or Path(path).stem
-    granted = capabilities_from_policy(policy, cid)
-    from reference_host.inspect import inspect_component
-
     report = inspect_component(host.engine, loaded.component)
-    pending = [n for n in report.flowctl_imports if n in NOT_YET and policy.grants(n)]
-    if pending and policy.unknown_imports == "refuse":
-        raise UngrantedImportError(
-            f"the component imports {', '.join(pending)}; the policy grants "
-            f"{', '.join(NOT_YET[n] for n in pending)}, but this version of the reference host "
-            "does not serve those capabilities yet. Use unknown_imports: trap to load it anyway "
-            "(calls to them then trap)."
-        )
+    granted = capabilities_from_policy(policy, cid, frozenset(report.flowctl_imports))
     instance = ProcessorInstance(
         host,
         loaded,
