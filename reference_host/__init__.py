@@ -24,6 +24,7 @@ _EXPORTS: dict[str, str] = {
     "ComponentLoadError": "reference_host.errors",
     "ComponentNotFoundError": "reference_host.errors",
     "ComponentReport": "reference_host.inspect",
+    "ConfigCapability": "reference_host.capabilities.config",
     "ContractError": "reference_host.errors",
     "CoreModuleError": "reference_host.errors",
     "DbError": "reference_host.types",
@@ -37,13 +38,18 @@ _EXPORTS: dict[str, str] = {
     "GuestTrap": "reference_host.errors",
     "HealthState": "reference_host.types",
     "HealthStatus": "reference_host.types",
+    "HostContext": "reference_host.capabilities.base",
     "HostEngine": "reference_host.engine",
+    "HttpClientCapability": "reference_host.capabilities.http_client",
     "HttpError": "reference_host.types",
+    "KeyValueHostCapability": "reference_host.capabilities.key_value",
     "KvError": "reference_host.types",
     "LifecycleError": "reference_host.errors",
     "LinkError": "reference_host.errors",
     "LoadedComponent": "reference_host.engine",
+    "LoggingCapability": "reference_host.capabilities.logging",
     "MemoryLimitError": "reference_host.errors",
+    "MetricsCapability": "reference_host.capabilities.metrics",
     "MissingProcessorExportError": "reference_host.errors",
     "NotWasmError": "reference_host.errors",
     "Ok": "reference_host.types",
@@ -57,6 +63,7 @@ _EXPORTS: dict[str, str] = {
     "ProcessorInfo": "reference_host.types",
     "ProcessorInstance": "reference_host.processor",
     "ResourceLimits": "reference_host.limits",
+    "SqlCapability": "reference_host.capabilities.database",
     "StackExhaustedError": "reference_host.errors",
     "State": "reference_host.processor",
     "StellarAsset": "reference_host.types",
@@ -87,6 +94,7 @@ __all__ = [
     "ComponentLoadError",
     "ComponentNotFoundError",
     "ComponentReport",
+    "ConfigCapability",
     "ContractError",
     "CoreModuleError",
     "DbError",
@@ -100,13 +108,18 @@ __all__ = [
     "GuestTrap",
     "HealthState",
     "HealthStatus",
+    "HostContext",
     "HostEngine",
+    "HttpClientCapability",
     "HttpError",
+    "KeyValueHostCapability",
     "KvError",
     "LifecycleError",
     "LinkError",
     "LoadedComponent",
+    "LoggingCapability",
     "MemoryLimitError",
+    "MetricsCapability",
     "MissingProcessorExportError",
     "NotWasmError",
     "Ok",
@@ -120,6 +133,7 @@ __all__ = [
     "ProcessorInfo",
     "ProcessorInstance",
     "ResourceLimits",
+    "SqlCapability",
     "StackExhaustedError",
     "State",
     "StellarAsset",
@@ -157,6 +171,13 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from reference_host.capabilities.base import HostContext
+    from reference_host.capabilities.config import ConfigCapability
+    from reference_host.capabilities.database import SqlCapability
+    from reference_host.capabilities.http_client import HttpClientCapability
+    from reference_host.capabilities.key_value import KeyValueHostCapability
+    from reference_host.capabilities.logging import LoggingCapability
+    from reference_host.capabilities.metrics import MetricsCapability
     from reference_host.engine import EngineConfig, HostEngine, LoadedComponent, default_cache_dir
     from reference_host.errors import (
         CallTimeoutError,
