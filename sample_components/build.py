@@ -35,6 +35,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -264,18 +265,38 @@ def build_sample(
     )
 
 
+def _js() -> Any:
+    """The JavaScript sample builder (``build_js.py`` beside this file)."""
+    try:
+        from sample_components import build_js
+    except ImportError:  # run as a script: this directory is on sys.path
+        import build_js  # type: ignore[no-redef]
+    return build_js
+
+
+def all_samples() -> list[str]:
+    """Every sample: Python guests (componentize-py) and JavaScript guests (componentize-js)."""
+    return list_samples() + _js().list_js_samples()
+
+
 def build_all(
     out_dir: Path | str = DEFAULT_OUT, *, only: str | None = None, force: bool = False
-) -> list[BuildResult]:
-    """Build every sample (or just ``only``)."""
-    names = [only] if only else list_samples()
-    return [build_sample(n, out_dir, force=force) for n in names]
+) -> list[Any]:
+    """Build every sample (or just ``only``) into ``out_dir``."""
+    js = _js()
+    names = [only] if only else all_samples()
+    return [
+        js.build_js_sample(n, out_dir, force=force)
+        if n in js.list_js_samples()
+        else build_sample(n, out_dir, force=force)
+        for n in names
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--only", metavar="NAME", choices=list_samples(), help="build only this sample"
+        "--only", metavar="NAME", choices=all_samples(), help="build only this sample"
     )
     parser.add_argument(
         "--out",
@@ -289,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         results = build_all(args.out, only=args.only, force=args.force)
-    except BuildError as exc:
+    except (BuildError, _js().JsBuildError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     for r in results:
