@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -37,9 +37,9 @@ EVENTS = [
 
 
 class PriceHandler(BaseHTTPRequestHandler):
-    hits: list[str] = []
+    hits: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server API
+    def do_GET(self) -> None:
         type(self).hits.append(self.path)
         body = b'{"XLM": "0.12"}'
         self.send_response(200)
@@ -144,7 +144,7 @@ def expected_balances() -> dict[tuple[str, str], Decimal]:
 
 
 def test_balances_cache_and_prices_on_real_services(deployed: Any) -> None:
-    inst, granted, pg, schema, ns = deployed
+    inst, granted, _pg, schema, ns = deployed
     outputs = inst.process_batch(EVENTS)
     assert len(outputs) == len(EVENTS)
     assert all(o.event_type is t.EventType.ACCOUNT_UPDATED for o in outputs)
@@ -180,7 +180,7 @@ def test_batch_equals_single_calls_on_real_services(deployed: Any) -> None:
 
 
 def test_the_restricted_role_is_the_last_line_of_defence(deployed: Any) -> None:
-    inst, granted, pg, schema, _ns = deployed
+    _inst, granted, pg, schema, _ns = deployed
     sql = next(c for c in granted.others if type(c).__name__ == "SqlCapability")
     # a table the rules would allow but the role may not touch: the server refuses it
     pg.execute(f'CREATE TABLE "{schema.name}".secrets (v TEXT)')
