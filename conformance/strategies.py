@@ -15,16 +15,7 @@ from hypothesis import strategies as st
 from reference_host.abi import schema as s
 from reference_host.types import Err, Ok
 
-_INTS = {
-    "u8": (0, 2**8 - 1),
-    "u16": (0, 2**16 - 1),
-    "u32": (0, 2**32 - 1),
-    "u64": (0, 2**64 - 1),
-    "s8": (-(2**7), 2**7 - 1),
-    "s16": (-(2**15), 2**15 - 1),
-    "s32": (-(2**31), 2**31 - 1),
-    "s64": (-(2**63), 2**63 - 1),
-}
+_INTS = s.INT_RANGES
 
 TEXT = st.text(st.characters(codec="utf-8"), max_size=24)
 """Any Unicode text WIT strings can carry (no lone surrogates)."""

@@ -25,16 +25,7 @@ from reference_host.abi import schema as s
 from reference_host.errors import ValueConversionError
 from reference_host.types import Err, Event, Ok
 
-_INT_RANGES = {
-    "u8": (0, 2**8 - 1),
-    "u16": (0, 2**16 - 1),
-    "u32": (0, 2**32 - 1),
-    "u64": (0, 2**64 - 1),
-    "s8": (-(2**7), 2**7 - 1),
-    "s16": (-(2**15), 2**15 - 1),
-    "s32": (-(2**31), 2**31 - 1),
-    "s64": (-(2**63), 2**63 - 1),
-}
+_INT_RANGES = s.INT_RANGES
 
 
 def to_json(ty: s.Ty, value: Any) -> Any:

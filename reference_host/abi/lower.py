@@ -42,14 +42,10 @@ _P_RES = Struct("<B7x?7xQ").pack_into
 _P_NAME = Struct("<QQ").pack_into
 
 _RANGES: dict[str, tuple[int, int, Struct, int]] = {
-    "u8": (0, 2**8 - 1, Struct("<B7xB"), U8),
-    "u16": (0, 2**16 - 1, Struct("<B7xH"), U16),
-    "u32": (0, 2**32 - 1, Struct("<B7xI"), U32),
-    "u64": (0, 2**64 - 1, Struct("<B7xQ"), U64),
-    "s8": (-(2**7), 2**7 - 1, Struct("<B7xb"), S8),
-    "s16": (-(2**15), 2**15 - 1, Struct("<B7xh"), S16),
-    "s32": (-(2**31), 2**31 - 1, Struct("<B7xi"), S32),
-    "s64": (-(2**63), 2**63 - 1, Struct("<B7xq"), S64),
+    wit: (lo, hi, Struct(f"<B7x{code}"), kind)
+    for (wit, (lo, hi)), code, kind in zip(
+        s.INT_RANGES.items(), "BHIQbhiq", (U8, U16, U32, U64, S8, S16, S32, S64), strict=True
+    )
 }
 
 Encoder = Callable[[Any, "Arena", int], None]

@@ -113,6 +113,18 @@ class FuncSig:
     result: Ty | None
 
 
+INT_RANGES: dict[str, tuple[int, int]] = {
+    "u8": (0, 2**8 - 1),
+    "u16": (0, 2**16 - 1),
+    "u32": (0, 2**32 - 1),
+    "u64": (0, 2**64 - 1),
+    "s8": (-(2**7), 2**7 - 1),
+    "s16": (-(2**15), 2**15 - 1),
+    "s32": (-(2**31), 2**31 - 1),
+    "s64": (-(2**63), 2**63 - 1),
+}
+"""Inclusive value range of every WIT integer type."""
+
 STRING = Prim("string")
 BOOL = Prim("bool")
 U32 = Prim("u32")
