@@ -242,17 +242,7 @@ def _record(ty: s.Record) -> Encoder:
         if isinstance(fty, s.Prim) and fty.wit == "string":
             lines += _inline_string(x, f"p + {o}", f"T{i}", "    ")
         elif isinstance(fty, s.Option) and fty.elem == s.STRING:
-            lines += [
-                f"    if {x} is None:",
-                f"        P1(mv, p + {o}, OPTION, 0)",
-                "    else:",
-                "        slot = a.top",
-                "        if slot + 32 > a.limit:",
-                "            raise Full",
-                "        a.top = slot + 32",
-                f"        P1(mv, p + {o}, OPTION, base + slot)",
-                *_inline_string(x, "slot", f"T{i}.elem", "        "),
-            ]
+            lines += _inline_option(x, o, _inline_string(x, "slot", f"T{i}.elem", "        "))
         elif isinstance(fty, s.Prim) and fty.wit in _RANGES:
             lo, hi, st, kind = _RANGES[fty.wit]
             ns[f"PI{i}"] = st.pack_into
@@ -277,17 +267,7 @@ def _record(ty: s.Record) -> Encoder:
             ]
         elif isinstance(fty, s.Option):
             ns[f"F{i}"] = encoder(fty.elem)
-            lines += [
-                f"    if {x} is None:",
-                f"        P1(mv, p + {o}, OPTION, 0)",
-                "    else:",
-                "        slot = a.top",
-                "        if slot + 32 > a.limit:",
-                "            raise Full",
-                "        a.top = slot + 32",
-                f"        P1(mv, p + {o}, OPTION, base + slot)",
-                f"        F{i}({x}, a, slot)",
-            ]
+            lines += _inline_option(x, o, [f"        F{i}({x}, a, slot)"])
         elif isinstance(fty, s.List):
             ns[f"F{i}"] = encoder(fty.elem)
             lines += [
@@ -309,6 +289,21 @@ def _record(ty: s.Record) -> Encoder:
     exec("\n".join(lines), ns)  # noqa: S102 - generated from our own schema, no outside input
     fn: Encoder = ns["enc_record"]
     return fn
+
+
+def _inline_option(x: str, o: int, some: list[str]) -> list[str]:
+    """Source lines writing option ``x`` at field offset ``o``; ``some`` fills ``slot``."""
+    return [
+        f"    if {x} is None:",
+        f"        P1(mv, p + {o}, OPTION, 0)",
+        "    else:",
+        "        slot = a.top",
+        "        if slot + 32 > a.limit:",
+        "            raise Full",
+        "        a.top = slot + 32",
+        f"        P1(mv, p + {o}, OPTION, base + slot)",
+        *some,
+    ]
 
 
 def _inline_string(x: str, slot: str, ty: str, ind: str) -> list[str]:
