@@ -1,0 +1,1 @@
+"""The broken-component zoo: deliberately broken processor components (see README.md)."""
