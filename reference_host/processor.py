@@ -21,11 +21,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from wasmtime import Store, WasmtimeError
-from wasmtime.component import Linker
+from wasmtime.component import Linker, LinkerInstance
 
 from reference_host import interfaces as names
 from reference_host.abi import schema
-from reference_host.abi.call import GuestFunc, take_host_exception
+from reference_host.abi.call import GuestFunc, add_host_func, take_host_exception
 from reference_host.capabilities.base import Capability, HostContext
 from reference_host.engine import HostEngine, LoadedComponent
 from reference_host.errors import (
@@ -98,6 +98,18 @@ def check_contract(report: ComponentReport) -> None:
             + "; ".join(report.drift)
             + ". Rebuild it against this project's wit/flowctl.wit."
         )
+
+
+def _link_refusals(linker: LinkerInstance, interface: str) -> None:
+    """Define every function of an ungranted capability as a trap naming the grant to add."""
+    short = names.short(interface)
+    key = names.GRANT_KEYS[interface]
+
+    def refuse(*_args: Any) -> Any:
+        raise PermissionError(f"{interface} is not granted ({key} grants it)")
+
+    for sig in schema.INTERFACES[short].values():
+        add_host_func(linker, sig, refuse, qualname=f"{short}.{sig.name}")
 
 
 class ProcessorInstance:
@@ -178,7 +190,12 @@ class ProcessorInstance:
                 if cap is not None:
                     with root.add_instance(name) as li:
                         cap.link(li, self.context)
-        if unknown_imports == "trap":
+                elif unknown_imports == "trap":
+                    with root.add_instance(name) as li:
+                        _link_refusals(li, name)
+        if unknown_imports == "trap" and (other or wasi):
+            # wasmtime matches names exactly here, so this would also shadow a semver-compatible
+            # granted WASI with traps; it is only needed for imports no one provides
             linker.define_unknown_imports_as_traps(self.loaded.component)
         return linker
 
@@ -295,14 +312,18 @@ class ProcessorInstance:
                 recycled = self._recycle()
             except GuestTrap:
                 self.state = State.INSTANTIATED
-        detail = f"; host function {host_exc[0]} raised {host_exc[1]!r}" if host_exc else ""
+        first = trap_reason(msg)
+        detail = (
+            f"; host function {host_exc[0]} raised {host_exc[1]!r}"
+            if host_exc and "host function" not in first
+            else ""
+        )
         after = (
             " The instance was recycled"
             + (" and re-initialized with the same config." if was_initialized and recycled else ".")
             if recycled
             else (" The instance could not be re-initialized." if was_initialized else "")
         )
-        first = trap_reason(msg)
         trap = kind(
             f"{function} trapped in {self.component_id}: {first}{detail}. {REMEDIES[kind]}.{after}",
             function=function,

@@ -184,6 +184,16 @@ def test_unknown_import_in_trap_mode_loads_and_traps_when_called(make: Any) -> N
     assert p.health_check().status is t.HealthState.HEALTHY
 
 
+def test_trap_mode_names_the_missing_grant_and_keeps_granted_wasi(make: Any) -> None:
+    p = make("imports-http", unknown_imports="trap")
+    p.initialize("{}")
+    with pytest.raises(errors.GuestTrap, match=r"not granted \(capabilities\.http\.enabled: true"):
+        p.process_event(EVENT)
+    q = make("imports-wasi", unknown_imports="trap", allow_wasi=True)
+    q.initialize("{}")
+    assert q.process_event(EVENT) == []  # granted WASI is linked, not shadowed by traps
+
+
 def test_wasi_import_is_refused_by_default(make: Any) -> None:
     with pytest.raises(errors.WasiImportError, match="wasi:cli/environment"):
         make("imports-wasi")
