@@ -140,3 +140,32 @@ CHECKS: tuple[Check, ...] = (
 
 BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}
 """Checks by id."""
+
+
+def markdown() -> str:
+    """The checks page (``conformance/CHECKS.md``), generated from :data:`CHECKS`."""
+    lines = [
+        "# Conformance checks",
+        "",
+        "Generated from `conformance/checks.py` by `python -m conformance.checks > "
+        "conformance/CHECKS.md`; a test keeps it current. Tiers are cumulative "
+        "(basic < standard < marketplace); *informational* checks never fail certification.",
+        "",
+    ]
+    for category in Category:
+        rows = [c for c in CHECKS if c.category is category]
+        if not rows:
+            continue
+        lines += [f"## {category.value}", "", "| id | check | mandatory from | why | remedy |"]
+        lines.append("|---|---|---|---|---|")
+        for c in rows:
+            tier = c.mandatory_from.value if c.mandatory_from else "informational"
+            lines.append(f"| `{c.id}` | {c.title} | {tier} | {c.rationale} | {c.remedy} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(markdown())

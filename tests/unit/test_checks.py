@@ -24,3 +24,14 @@ def test_tiers_are_cumulative() -> None:
     perf = BY_ID["PERF-001"]
     assert [perf.mandatory_for(t) for t in Tier] == [False, False, True]
     assert not any(BY_ID["SBX-005"].mandatory_for(t) for t in Tier)
+
+
+def test_checks_page_is_current() -> None:
+    from pathlib import Path
+
+    from conformance.checks import markdown
+
+    page = Path(__file__).resolve().parents[2] / "conformance" / "CHECKS.md"
+    assert page.read_text() == markdown(), (
+        "regenerate: python -m conformance.checks > conformance/CHECKS.md"
+    )
