@@ -114,7 +114,9 @@ class GuestFunc:
 
 _HANDLERS: dict[int, _HostFunc] = {}
 _IDS = itertools.count(1)
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
+"""Re-entrant: garbage collection can drop a Linker (whose finalizers take this lock) while the
+same thread holds it."""
 
 
 class _HostFunc:
@@ -187,9 +189,10 @@ def add_host_func(
     ``impl`` receives model values and returns a model value (``Ok``/``Err`` or a bare error
     instance for results).  It should never raise: an exception traps the guest.
     """
+    handler = _HostFunc(qualname or sig.name, sig, impl)  # allocates: may run GC finalizers
     with _LOCK:
         idx = next(_IDS)
-        _HANDLERS[idx] = _HostFunc(qualname or sig.name, sig, impl)
+        _HANDLERS[idx] = handler
     raw = sig.name.encode()
     err = ffi.wasmtime_component_linker_instance_add_func(
         instance.ptr(),

@@ -261,3 +261,24 @@ def test_codec_memo_is_keyed_by_type_not_by_reused_ids() -> None:
         assert encoder(other) is not enc_list
         assert decoder(other) is not dec_list
         assert encoder(other) is encoder(s.Option(s.U32))  # structural: equal types share a codec
+
+
+def test_linker_finalizers_during_registration_do_not_deadlock() -> None:
+    # regression: registering a host function allocates; a collected Linker's finalizers then ran
+    # _finalize, which waited for the lock the registering thread already held (a hang)
+    import gc
+
+    from wasmtime.component import Linker
+
+    from reference_host.abi import call
+
+    host = HostEngine()
+    sig = s.INTERFACES["config"]["has-key"]
+    for _ in range(50):
+        linker = Linker(host.engine)
+        with linker.root() as root, root.add_instance("obsrvr:flowctl/config@1.0.0") as li:
+            add_host_func(li, sig, lambda _k: True)
+        del linker  # its handlers are finalized by GC, possibly inside the next registration
+    with call._LOCK:  # the lock is re-entrant: a finalizer on this thread may take it again
+        gc.collect()
+        call._finalize(10**9)
