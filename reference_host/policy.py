@@ -40,6 +40,7 @@ from pydantic import (
     field_validator,
 )
 
+from reference_host import interfaces
 from reference_host.errors import PolicyError
 from reference_host.rules.http import RateLimiter, UrlRules, parse_entry
 from reference_host.rules.kv import KeyRules, check_namespace
@@ -65,14 +66,17 @@ _SECRET_KEYS = re.compile(
     r"password|passwd|secret|token|api[_-]?key|credential|private[_-]?key", re.IGNORECASE
 )
 
-#: interface -> (capabilities field, policy key that grants it)
+#: interface -> (capabilities field, policy key that grants it); keys from interfaces.GRANT_KEYS
 INTERFACE_GRANTS: dict[str, tuple[str, str]] = {
-    "obsrvr:flowctl/logging@1.0.0": ("logging", "capabilities.logging: true"),
-    "obsrvr:flowctl/metrics@1.0.0": ("metrics", "capabilities.metrics: true"),
-    "obsrvr:flowctl/config@1.0.0": ("config", "capabilities.config: true"),
-    "obsrvr:flowctl/http-client@1.0.0": ("http", "capabilities.http.enabled: true"),
-    "obsrvr:flowctl/database@1.0.0": ("database", "capabilities.database.enabled: true"),
-    "obsrvr:flowctl/key-value@1.0.0": ("key_value", "capabilities.key_value.enabled: true"),
+    iface: (field, interfaces.GRANT_KEYS[iface])
+    for iface, field in (
+        (interfaces.LOGGING, "logging"),
+        (interfaces.METRICS, "metrics"),
+        (interfaces.CONFIG, "config"),
+        (interfaces.HTTP_CLIENT, "http"),
+        (interfaces.DATABASE, "database"),
+        (interfaces.KEY_VALUE, "key_value"),
+    )
 }
 _SHORT_NAMES = {
     "logging": "logging",
