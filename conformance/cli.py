@@ -2,8 +2,8 @@
 
 ``services`` starts the real PostgreSQL and Redis the suite uses (embedded wheels when no Docker
 engine answers) and prints the URLs to export, so other tools or a second shell can share them;
-``certify`` is the future front door of ``pytest --component`` and says plainly that the suite is
-not in this release.
+``certify`` is a front door to ``pytest --component``: it runs the packaged suite with the given
+options (anything after ``--`` goes to pytest unchanged) and exits with its verdict.
 """
 
 from __future__ import annotations
@@ -52,13 +52,22 @@ def cmd_services(args: argparse.Namespace) -> int:
 
 
 def cmd_certify(args: argparse.Namespace) -> int:
-    """Not in this release: say so (never certify by running nothing)."""
-    sys.stderr.write(
-        f"flowctl-conformance: cannot certify {args.component}: the packaged conformance suite "
-        "is not implemented in this release. Use `flowctl-host inspect` and `flowctl-host run` "
-        "to check a component meanwhile.\n"
-    )
-    return 2
+    """Run the packaged suite on a component: ``pytest --component ...``; exit with its verdict."""
+    import pytest
+
+    argv = ["-p", "no:cacheprovider", "--component", args.component]
+    for flag, value in (
+        ("--component-config", args.config),
+        ("--conformance-policy", args.policy),
+        ("--conformance-level", args.level),
+        ("--conformance-report-dir", args.report_dir),
+    ):
+        if value is not None:
+            argv += [flag, value]
+    extra = list(args.pytest_args)
+    if extra[:1] == ["--"]:
+        extra = extra[1:]
+    return int(pytest.main(argv + extra))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,8 +86,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--once", action="store_true", help="print the URLs, then stop (for checks)")
     p.set_defaults(func=cmd_services)
-    p = sub.add_parser("certify", help="certify a component (not in this release)")
-    p.add_argument("component")
+    p = sub.add_parser(
+        "certify",
+        help="run the conformance suite on a component (pytest --component ...)",
+        description="Run the packaged conformance suite on COMPONENT and exit 0 only when every "
+        "mandatory check of the tier passed. Options after -- go to pytest (e.g. -- -n 2 -x).",
+    )
+    p.add_argument("component", help="the processor component (.wasm)")
+    p.add_argument("--config", help="processor config JSON, or pipeline YAML[#processor-id]")
+    p.add_argument("--policy", help="grants and limits: pipeline YAML[#id], processor block, JSON")
+    p.add_argument("--level", choices=["basic", "standard", "marketplace"], help="tier (standard)")
+    p.add_argument("--report-dir", help="where the result file goes (default ./reports)")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="-- then pytest options")
     p.set_defaults(func=cmd_certify)
     args = parser.parse_args(argv)
     code: int = args.func(args)

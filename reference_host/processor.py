@@ -269,9 +269,10 @@ class ProcessorInstance:
         self.budget.arm(store, function, events)
         return self._funcs[function](store._context(), *args)
 
-    def _call(self, function: str, *args: Any, events_in: int = 0) -> Any:
+    def _call(self, function: str, *args: Any, events_in: int = 0, checked: bool = True) -> Any:
         with self._lock:
-            self._check_state(function)
+            if checked or self.state is State.CLOSED:
+                self._check_state(function)
             store = self._store
             assert store is not None
             start = time.perf_counter()
@@ -337,6 +338,17 @@ class ProcessorInstance:
         if isinstance(out, Err):
             raise ProcessorErrorResult(out.error, function=function)
         return out.value
+
+    def call_unchecked(self, function: str, *args: Any) -> Any:
+        """Call an export *without* the lifecycle checks (for conformance probes only).
+
+        The reference host never lets ``process-event`` reach a guest before ``initialize``;
+        a conformance suite must see what the guest itself answers then.  Limits, trap
+        recovery and measurements apply as for every call; the result is returned as lifted
+        (``Ok``/``Err`` for ``result`` types), not unwrapped.
+        """
+        events = len(args[0]) if function == "process-batch" else int(function == "process-event")
+        return self._call(function, *args, events_in=events, checked=False)
 
     # ------------------------------------------------------------------ the seven functions
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The README's main job on a fresh machine: install the project into .venv (shared with .ci/run),
-# build the TTP sample component when it is missing (componentize-py, offline, ~20 s), then run it
-# through the reference host on the fixture events with the design document's pipeline policy.
-# No Docker and no service is needed: the TTP sample uses only logging, metrics and config.
+# build the TTP sample component when it is missing (componentize-py, offline, ~20 s), run it
+# through the reference host on the fixture events with the design document's pipeline policy,
+# then certify it with the packaged conformance suite (pytest --component) at the marketplace
+# tier.  No Docker: the suite starts embedded PostgreSQL and Redis for its host checks (or uses
+# FLOWCTL_CONFORMANCE_POSTGRES_URL / FLOWCTL_CONFORMANCE_REDIS_URL).  Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,5 +22,12 @@ mkdir -p reports
 flowctl-host run sample_components/dist/ttp_processor.wasm \
     --policy fixtures/pipelines/stellar-ttp-pipeline.yaml --processor-id ttp-processor \
     --input fixtures/events/ttp_transactions.jsonl \
-    --output reports/ttp-output.jsonl --errors reports/ttp-errors.jsonl --summary "$@"
+    --output reports/ttp-output.jsonl --errors reports/ttp-errors.jsonl --summary
 echo "outputs: reports/ttp-output.jsonl ($(wc -l < reports/ttp-output.jsonl) events); errors: reports/ttp-errors.jsonl"
+
+python -m pytest -p no:cacheprovider -q \
+    --component sample_components/dist/ttp_processor.wasm \
+    --component-config fixtures/configs/ttp.json \
+    --conformance-level marketplace \
+    --conformance-golden fixtures/events/ttp_transactions.jsonl:fixtures/expected/ttp/ttp_transactions__ttp.jsonl \
+    --conformance-report-dir reports "$@"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -19,12 +20,15 @@ class HostContext:
     """What host functions know about the instance calling them.
 
     ``budget`` tells how much of the current call's wall-clock budget is left (capabilities bound
-    their I/O by it); ``component_id`` tags logs and metrics.
+    their I/O by it); ``component_id`` tags logs and metrics; ``calls`` counts the guest's calls
+    per imported function (``"key-value.get"``), which is how a conformance run tells the
+    capabilities a component actually uses from the ones it merely imports.
     """
 
     component_id: str
     budget: CallBudget = field(default_factory=lambda: CallBudget(ResourceLimits()))
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("flowctl.guest"))
+    calls: Counter[str] = field(default_factory=Counter)
 
     def remaining(self) -> float:
         """Seconds left in the current call."""
@@ -48,15 +52,30 @@ class Capability(Protocol):
 
 
 def link_interface(
-    linker: LinkerInstance, interface: str, impls: Mapping[str, Callable[..., Any]]
+    linker: LinkerInstance,
+    interface: str,
+    impls: Mapping[str, Callable[..., Any]],
+    *,
+    context: HostContext | None = None,
 ) -> None:
     """Define all functions of ``interface`` (full name) from ``impls`` (WIT name → callable).
 
     Raises ``KeyError`` naming the function when an implementation is missing: a capability must
-    serve its whole interface.
+    serve its whole interface.  With ``context``, every call is counted in ``context.calls``.
     """
     short = interface.split("/")[1].split("@")[0]
     for name, sig in schema.INTERFACES[short].items():
         if name not in impls:
             raise KeyError(f"capability for {interface} does not implement {name}")
-        add_host_func(linker, sig, impls[name], qualname=f"{short}.{name}")
+        impl = impls[name]
+        if context is not None:
+            impl = _counted(context.calls, f"{short}.{name}", impl)
+        add_host_func(linker, sig, impl, qualname=f"{short}.{name}")
+
+
+def _counted(calls: Counter[str], key: str, impl: Callable[..., Any]) -> Callable[..., Any]:
+    def counted(*args: Any) -> Any:
+        calls[key] += 1
+        return impl(*args)
+
+    return counted

@@ -78,6 +78,7 @@ class ConfigCapability:
                 "has-key": lambda key: key in self.values,
                 "list-keys": lambda: sorted(self.values),
             },
+            context=context,
         )
 
     def _lookup(self, key: str, want: str) -> Any:

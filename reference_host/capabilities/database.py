@@ -156,6 +156,7 @@ class SqlCapability:
                 "rollback-transaction": self.rollback_transaction,
                 "is-query-allowed": self.is_query_allowed,
             },
+            context=context,
         )
 
     # ------------------------------------------------------------------ the one check

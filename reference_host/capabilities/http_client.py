@@ -220,6 +220,7 @@ class HttpClientCapability:
             linker,
             self.interface,
             {"request": self.request, "is-url-allowed": self.is_url_allowed},
+            context=context,
         )
 
     def close(self) -> None:

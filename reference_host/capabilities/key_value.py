@@ -246,7 +246,7 @@ class KeyValueHostCapability:
         self.context = context
         names = ("get", "set", "delete", "exists", "list-keys", "increment", "expire")
         impls = {name: getattr(self, name.replace("-", "_")) for name in names}
-        link_interface(linker, self.interface, impls)
+        link_interface(linker, self.interface, impls, context=context)
 
     def close(self) -> None:
         """Close the backend if this capability made it (idempotent)."""

@@ -80,6 +80,7 @@ class LoggingCapability:
                 "log-structured": self._emit,
                 "set-log-level": self._set_level,
             },
+            context=context,
         )
 
     def _set_level(self, level: LogLevel) -> None:

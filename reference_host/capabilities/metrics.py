@@ -107,6 +107,7 @@ class MetricsCapability:
                 "record-histogram": lambda n, v, t: self.record("histogram", n, v, t),
                 "record-timer": lambda n, ms, t: self.record("timer", n, float(ms), t),
             },
+            context=context,
         )
 
     def _slot(self, store: dict[str, dict[SeriesKey, Any]], name: str, key: SeriesKey) -> bool:

@@ -36,7 +36,7 @@ export const CONFIG_SCHEMA = {
     },
     price_url: {
       type: ['string', 'null'],
-      pattern: '^https?://[^\\s]+$',
+      pattern: '^https?://[^\\s\\u0000-\\u001f\\u007f]+$',
       maxLength: 2048,
       default: null,
       description: 'optional URL fetched (GET) once per call that has transfers; answer in metadata',
@@ -74,14 +74,10 @@ function configError(message) {
 export function parseConfig(text) {
   if (typeof text !== 'string') throw configError('not a string');
   let raw;
-  if (text.trim() === '') {
-    raw = {};
-  } else {
-    try {
-      raw = JSON.parse(text);
-    } catch (e) {
-      throw configError(`not JSON (${e && e.message ? e.message : e})`);
-    }
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw configError(`not JSON (${e && e.message ? e.message : e}); give a JSON object, e.g. {}`);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw configError('the top level must be a JSON object');

@@ -32,6 +32,7 @@ CONFIGURATION_SCHEMA = """{
   "properties": {
     "network_passphrase": {
       "type": "string",
+      "minLength": 1,
       "description": "Stellar network passphrase"
     },
     "min_amount": {

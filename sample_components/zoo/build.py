@@ -50,6 +50,7 @@ __all__ = [
     "build_zoo",
     "drift_wit_text",
     "load_manifest",
+    "member_policy",
     "refresh_drift",
     "stale_drift",
 ]
@@ -282,6 +283,56 @@ def load_manifest(path: Path = MANIFEST, *, base_dir: Path | None = None) -> Zoo
 
 # --------------------------------------------------------------------------------------------
 # drift copies of wit/flowctl.wit
+
+
+#: The grant a member is run under for each flowctl capability it imports: deny-by-default rules
+#: (only api.example.com, only table events, only namespace zoo).  A conformance run rewires the
+#: database and key-value grants to its own real services.
+CAPABILITY_GRANTS: dict[str, dict[str, Any]] = {
+    "obsrvr:flowctl/logging@1.0.0": {"logging": True},
+    "obsrvr:flowctl/metrics@1.0.0": {"metrics": True},
+    "obsrvr:flowctl/config@1.0.0": {"config": True},
+    "obsrvr:flowctl/http-client@1.0.0": {
+        "http": {"enabled": True, "allowed_domains": ["api.example.com"]}
+    },
+    "obsrvr:flowctl/database@1.0.0": {
+        "database": {
+            "enabled": True,
+            "connection_string": "postgresql://zoo@127.0.0.1:9/zoo",
+            "allowed_tables": ["events"],
+        }
+    },
+    "obsrvr:flowctl/key-value@1.0.0": {
+        "key_value": {"enabled": True, "backend": "memory", "namespace": "zoo"}
+    },
+}
+
+
+def _merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def member_policy(member: Member, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The processor ``config:`` block a member is run under.
+
+    Grants for the flowctl capabilities it imports, WASI when it imports WASI, ``unknown_imports:
+    trap`` when it imports something no host provides, then its scenario ``policy``, then
+    ``overrides``.
+    """
+    other = [i for i in member.imports if not i.startswith(("obsrvr:flowctl/", "wasi:"))]
+    data: dict[str, Any] = {"unknown_imports": "trap" if other else "refuse", "capabilities": {}}
+    for name in member.imports:
+        if name in CAPABILITY_GRANTS:
+            data = _merge(data, {"capabilities": CAPABILITY_GRANTS[name]})
+        elif name.startswith("wasi:"):
+            data = _merge(data, {"capabilities": {"wasi": True}})
+    return _merge(_merge(data, member.policy or {}), overrides or {})
 
 
 def drift_wit_text(member: Member, original: str | None = None) -> str:

@@ -1,14 +1,14 @@
 """flowctl-conformance: `services` starts real PostgreSQL + Redis and prints usable URLs;
-`certify` refuses honestly while the suite is not in this release."""
+`certify` runs the packaged suite and exits with its verdict."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-
-from conformance.cli import main
 
 
 @pytest.mark.integration
@@ -31,6 +31,28 @@ def test_services_once_prints_working_urls() -> None:
         psycopg.connect(pg, connect_timeout=2)
 
 
-def test_certify_refuses(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["certify", "x.wasm"]) == 2
-    assert "not implemented in this release" in capsys.readouterr().err
+@pytest.mark.integration
+def test_certify_runs_the_suite_and_exits_with_the_verdict(tmp_path: Path) -> None:
+    from sample_components.zoo.build import build_zoo
+
+    paths = build_zoo(names=["baseline", "info-bad-version"])
+    for name, verdict in (("baseline", 0), ("info-bad-version", 1)):
+        out = subprocess.run(
+            [sys.executable, "-m", "conformance.cli", "certify", str(paths[name]),
+             "--level", "basic", "--report-dir", str(tmp_path / name), "--", "-q",
+             "--conformance-examples", "5"],
+            capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False,
+        )  # fmt: skip
+        assert out.returncode == verdict, out.stdout[-3000:]
+        assert f"{name}.wasm" in out.stdout and "tier=basic" in out.stdout
+        result = json.loads((tmp_path / name / f"{name}.conformance.json").read_text())
+        assert result["certified"] is (verdict == 0)
+    assert "LIFE-001" in result["blocking"]
+
+
+def test_certify_help_explains() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", "certify", "--help"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "mandatory check" in out and "--policy" in out

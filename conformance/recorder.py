@@ -1,0 +1,165 @@
+"""Collects check outcomes from test reports, decides, writes the result, sets the exit status.
+
+Registered on the controlling process only (the xdist controller, or a plain run): test reports
+from workers arrive here with their ``user_properties``, which carry the check id
+(``conformance.check``), measurements (``conformance.measure``) and facts about the component
+and services (``conformance.component``, ``conformance.services``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.metadata
+import platform
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.results import (
+    NOT_APPLICABLE_PREFIX,
+    Outcome,
+    RunResult,
+    TestRecord,
+    decide,
+)
+from conformance.settings import SuiteSettings
+
+CHECK_PROP = "conformance.check"
+MEASURE_PROP = "conformance.measure"
+COMPONENT_PROP = "conformance.component"
+SERVICES_PROP = "conformance.services"
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _message(report: pytest.TestReport) -> str:
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return str(crash.message).removeprefix("Failed: ")
+    return str(report.longrepr or "")[-2000:]
+
+
+class Recorder:
+    """The plugin object that turns a test session into a :class:`RunResult`."""
+
+    def __init__(self, settings: SuiteSettings, config: pytest.Config) -> None:
+        self.settings = settings
+        self.config = config
+        self.records: dict[str, list[TestRecord]] = defaultdict(list)
+        self.measurements: dict[str, dict[str, Any]] = defaultdict(dict)
+        self.component_facts: dict[str, Any] = {}
+        self.services: dict[str, str] = {}
+        self.other_failures: list[str] = []
+        self.started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        self.result: RunResult | None = None
+        self.report_path: Path | None = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Record what a test phase says about its check."""
+        props: dict[str, Any] = dict(report.user_properties) if report.user_properties else {}
+        value: Any
+        for key, value in report.user_properties:
+            if key == MEASURE_PROP and report.when == "call":
+                for check, values in value.items():
+                    self.measurements[check].update(values)
+            elif key == COMPONENT_PROP:
+                self.component_facts.update(value)
+            elif key == SERVICES_PROP:
+                self.services.update(value)
+        check = props.get(CHECK_PROP)
+        if check is None:
+            if report.failed:
+                self.other_failures.append(report.nodeid)
+            return
+        if report.when != "call" and report.passed:
+            return
+        if report.skipped:
+            message = _message(report)
+            outcome = (
+                Outcome.NOT_APPLICABLE
+                if message.startswith(NOT_APPLICABLE_PREFIX)
+                else Outcome.SKIPPED
+            )
+        elif report.failed:
+            outcome, message = Outcome.FAILED, _message(report)
+            if report.when != "call":
+                message = f"{report.when} error: {message}"
+        else:
+            outcome, message = Outcome.PASSED, ""
+        self.records[check].append(
+            TestRecord(report.nodeid, outcome, message, float(report.duration))
+        )
+
+    def _component(self) -> dict[str, Any]:
+        path = self.settings.component
+        data = path.read_bytes()
+        out: dict[str, Any] = {
+            "file": path.name,
+            "path": str(path),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "size": len(data),
+        }
+        out.update(self.component_facts)
+        return out
+
+    def _environment(self) -> dict[str, Any]:
+        workers = getattr(self.config.option, "numprocesses", None)
+        return {
+            "flowctl_conformance": _version("flowctl-conformance"),
+            "wasmtime": _version("wasmtime"),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "services": self.services,
+            "xdist_workers": workers,
+            "examples": self.settings.examples,
+            "thresholds": {
+                key: getattr(self.settings.thresholds, key.replace("-", "_"))
+                for key in self.settings.thresholds.KEYS
+            },
+        }
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Decide, write the result file, and make the exit status the verdict."""
+        from conformance.reporting import json_report
+
+        checks = decide(self.settings.level, self.records, self.measurements, self.settings.waivers)
+        self.result = RunResult(
+            component=self._component(),
+            tier=self.settings.level,
+            checks=checks,
+            environment=self._environment(),
+            started=self.started,
+            finished=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            other_failures=self.other_failures,
+        )
+        self.report_path = json_report.write(self.result, self.settings.report_dir)
+        if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
+                          pytest.ExitCode.NO_TESTS_COLLECTED):  # fmt: skip
+            ok = self.result.certified and not self.other_failures
+            session.exitstatus = pytest.ExitCode.OK if ok else pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """The one summary line (plus the blocking checks' first messages)."""
+        if self.result is None:
+            return
+        tr = terminalreporter
+        not_run = [r.check.id for r in self.result.checks if r.blocks and not r.messages]
+        for r in self.result.checks:
+            if r.blocks and r.messages:
+                first = r.messages[0].splitlines()[0][:200]
+                tr.write_line(f"  {r.check.id} {r.outcome.value}: {first}")
+        if not_run:
+            tr.write_line(f"  mandatory checks that did not run: {' '.join(not_run)}")
+        line = self.result.summary(str(self.report_path or ""))
+        tr.write_line(line, green=self.result.certified, red=not self.result.certified, bold=True)

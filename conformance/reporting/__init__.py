@@ -1,0 +1,1 @@
+"""Writers of conformance results (one module per format); the model is conformance.results."""

@@ -1,0 +1,88 @@
+"""Golden files: the author's input events give exactly the author's expected outputs.
+
+``--conformance-golden INPUT:EXPECTED``.  EXPECTED is JSONL in one of two shapes: one record per
+input event, in input order -- ``{"input-id": ID, "ok": [events]}`` or ``{"input-id": ID, "err":
+{case: value}}`` (compared per ``process-event`` call, errors included) -- or plain events
+(compared with the output of one ``process-batch`` over all inputs).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.fixtures import Verdict
+from conformance.harness import ComponentUnderTest, Running, load_events, outcome
+from conformance.settings import SuiteSettings
+from reference_host.jsonform import event_to_json
+
+check = pytest.mark.conformance_check
+
+
+def _canon(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _per_input(run: Running, given: Path, records: list[dict[str, Any]]) -> list[str]:
+    events = load_events(given)
+    if [r.get("input-id") for r in records] != [e.id for e in events]:
+        return [f"{given.name}: the expected records do not list the input ids in input order"]
+    findings = []
+    for event, record in zip(events, records, strict=True):
+        got = outcome(lambda e=event: run.instance.process_event(e))
+        if got.kind == "ok":
+            actual: dict[str, Any] = {"ok": [event_to_json(o) for o in got.value]}
+        elif got.kind == "err":
+            actual = {"err": {got.case: got.value}}
+        else:
+            actual = {"failure": str(got)}
+        wanted = {k: v for k, v in record.items() if k != "input-id"}
+        if _canon(actual) != _canon(wanted):
+            findings.append(
+                f"{event.id}: got {_canon(actual)[:200]}, expected {_canon(wanted)[:200]}"
+            )
+    return findings
+
+
+def _stream(run: Running, given: Path, expected_file: Path) -> list[str]:
+    events, expected = load_events(given), load_events(expected_file)
+    got = outcome(lambda: run.instance.process_batch(events))
+    if got.kind != "ok":
+        return [f"{given.name}: process-batch gave {got}"]
+    actual = [_canon(event_to_json(e)) for e in got.value]
+    wanted = [_canon(event_to_json(e)) for e in expected]
+    if actual == wanted:
+        return []
+    at = next(
+        (i for i, (a, w) in enumerate(zip(actual, wanted, strict=False)) if a != w),
+        min(len(actual), len(wanted)),
+    )
+    return [
+        f"{given.name}: {len(actual)} events, expected {len(wanted)}; first difference at #{at}: "
+        f"{actual[at][:200] if at < len(actual) else '(none)'} vs "
+        f"{wanted[at][:200] if at < len(wanted) else '(none)'}"
+    ]
+
+
+@check("GOLD-001")
+def test_golden_input_gives_the_expected_output(
+    conformance_component: ComponentUnderTest,
+    conformance_check: Verdict,
+    conformance_settings: SuiteSettings,
+) -> None:
+    if not conformance_settings.golden:
+        conformance_check.not_applicable("no --conformance-golden INPUT:EXPECTED given")
+    findings = []
+    for given, expected_file in conformance_settings.golden:
+        lines = expected_file.read_text(encoding="utf-8").splitlines()
+        records = [json.loads(line) for line in lines if line.strip()]
+        with conformance_component.running() as run:
+            if records and all(isinstance(r, dict) and "input-id" in r for r in records):
+                findings += _per_input(run, given, records)
+            else:
+                findings += _stream(run, given, expected_file)
+    conformance_check.measure(files=len(conformance_settings.golden))
+    conformance_check.expect_none(findings)

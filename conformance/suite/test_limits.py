@@ -1,0 +1,152 @@
+"""Resource limits: the workload fits the certification limits, and the host enforces them."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from conformance.fixtures import Verdict
+from conformance.harness import ComponentUnderTest, NotAssessable, Outcome, Running, outcome
+from conformance.inputs import Inputs
+from reference_host import errors
+
+check = pytest.mark.conformance_check
+
+
+def _workload(run: Running, inputs: Inputs) -> list[tuple[str, Outcome]]:
+    """Each workload event, then one batch of them; stops at the first limit stop."""
+    out = []
+    for event in inputs.workload:
+        got = outcome(lambda e=event: run.instance.process_event(e))
+        out.append((event.id, got))
+        if got.kind == "limit":
+            return out
+    got = outcome(lambda: run.instance.process_batch(list(inputs.sample(20))))
+    out.append(("batch of 20", got))
+    return out
+
+
+def _stopped_by(results: list[tuple[str, Outcome]], *kinds: type[BaseException]) -> list[str]:
+    return [f"{eid}: {got}" for eid, got in results if isinstance(got.error, kinds)]
+
+
+@check("LIM-001")
+def test_workload_completes_within_the_certification_limits(
+    conformance_component: ComponentUnderTest,
+    conformance_check: Verdict,
+    conformance_inputs: Inputs,
+) -> None:
+    if not conformance_inputs.workload:
+        conformance_check.fail(
+            "no workload: no fixture event has a supported type; give "
+            "--conformance-events FILE.jsonl"
+        )
+    with conformance_component.running() as run:
+        results = _workload(run, conformance_inputs)
+        calls = [m for m in run.instance.measurements if m.function == "process-event"]
+        limits = run.instance.limits
+    findings = [f"{eid}: {got}" for eid, got in results if got.kind == "limit"]
+    findings += [
+        f"{eid}: {got}"
+        for eid, got in results
+        if (got.kind, got.case) == ("err", "resource-exhausted")
+    ]
+    fuel = [m.fuel_used for m in calls if m.fuel_used is not None]
+    conformance_check.measure(
+        events=len(conformance_inputs.workload),
+        fuel_per_event_max=max(fuel, default=None),
+        fuel_per_event_median=statistics.median(fuel) if fuel else None,
+        slowest_call_ms=round(max((m.duration_s for m in calls), default=0) * 1000, 3),
+        max_memory_pages=limits.max_memory_pages,
+        execution_timeout_s=limits.execution_timeout_s,
+        memory_pages_peak=None,  # wasmtime-py exposes no linear-memory size for components
+    )
+    conformance_check.expect_none(findings)
+
+
+@check("LIM-002")
+def test_no_event_runs_past_the_timeout(
+    conformance_component: ComponentUnderTest,
+    conformance_check: Verdict,
+    conformance_inputs: Inputs,
+) -> None:
+    with conformance_component.running() as run:
+        results = _workload(run, conformance_inputs)
+    conformance_check.expect_none(
+        _stopped_by(results, errors.CallTimeoutError, errors.OutOfFuelError)
+    )
+
+
+@check("LIM-003")
+def test_memory_stays_within_the_limit(
+    conformance_component: ComponentUnderTest,
+    conformance_check: Verdict,
+    conformance_inputs: Inputs,
+) -> None:
+    with conformance_component.running() as run:
+        results = _workload(run, conformance_inputs)
+        pages = run.instance.limits.max_memory_pages
+    findings = _stopped_by(results, errors.MemoryLimitError)
+    findings += [
+        f"{eid}: {got} under max_memory_pages={pages}"
+        for eid, got in results
+        if (got.kind, got.case) == ("err", "resource-exhausted")
+    ]
+    conformance_check.expect_none(findings)
+
+
+@check("LIM-004")
+def test_no_unbounded_recursion(
+    conformance_component: ComponentUnderTest,
+    conformance_check: Verdict,
+    conformance_inputs: Inputs,
+) -> None:
+    with conformance_component.running() as run:
+        results = _workload(run, conformance_inputs)
+    conformance_check.expect_none(_stopped_by(results, errors.StackExhaustedError))
+
+
+@check("LIM-005")
+def test_the_host_enforces_the_limits_on_this_component(
+    conformance_component: ComponentUnderTest,
+    conformance_check: Verdict,
+    conformance_inputs: Inputs,
+) -> None:
+    if not conformance_inputs.workload:
+        conformance_check.fail("no workload to run under tight limits")
+    event = conformance_inputs.workload[0]
+    findings = []
+    shown = {}
+    try:
+        with conformance_component.running(initialize=False, max_fuel=1) as run:
+            got = outcome(lambda: run.instance.initialize(run.config))
+            if not isinstance(got.error, errors.OutOfFuelError):
+                findings.append(f"initialize with max_fuel=1 was not stopped: {got}")
+            shown["fuel"] = isinstance(got.error, errors.OutOfFuelError)
+    except NotAssessable as exc:  # its start function ran out of fuel while instantiating
+        shown["fuel"] = "all fuel consumed" in str(exc)
+        if not shown["fuel"]:
+            findings.append(f"instantiation with max_fuel=1 failed otherwise: {exc}")
+    with conformance_component.running(execution_timeout=0.001) as run:
+        got = outcome(lambda: run.instance.process_event(event))
+        took = run.instance.measurements[-1].duration_s
+        # epochs tick every 5 ms: a call that ran far past 1 ms must have been stopped
+        if got.kind != "limit" and took > 0.1:
+            findings.append(f"process-event ran {took * 1000:.0f} ms past a 1 ms timeout: {got}")
+        shown["timeout"] = isinstance(got.error, errors.CallTimeoutError)
+        if shown["timeout"] and not getattr(got.error, "recycled", False):
+            findings.append("after the timeout the instance was not recycled")
+        after = outcome(lambda: run.instance.health_check())
+        if shown["timeout"] and after.kind in ("trap", "limit") and "timeout" not in str(after):
+            findings.append(f"after the timeout stop the instance does not answer: {after}")
+    try:
+        with conformance_component.running(initialize=False, max_memory_pages=1):
+            shown["memory"] = False  # its memory fits in one page: nothing to refuse
+    except Exception as exc:  # the host refused it: a MemoryLimitError behind NotAssessable
+        cause = exc.__cause__ or exc
+        shown["memory"] = isinstance(cause, errors.MemoryLimitError)
+        if not shown["memory"]:
+            findings.append(f"max_memory_pages=1 gave {type(cause).__name__}: {cause}")
+    conformance_check.measure(enforcement_shown=shown)
+    conformance_check.expect_none(findings)

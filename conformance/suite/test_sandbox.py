@@ -1,0 +1,133 @@
+"""Capability sandboxing: declared vs imported vs called; no WASI; denials handled; host probes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conformance.fixtures import Verdict
+from conformance.harness import ComponentUnderTest, Services, outcome
+from conformance.inputs import Inputs
+from reference_host import interfaces as names
+from reference_host.policy import Policy
+
+check = pytest.mark.conformance_check
+
+#: Grants that refuse every call a component can make (SBX-003): no domain, no table, a
+#: key-value store that holds one key of one byte.
+DENY_ALL: dict[str, Any] = {
+    "http": {"allowed_domains": []},
+    "database": {"allowed_tables": []},
+    "key_value": {"max_keys": 1, "max_value_bytes": 1},
+}
+NETWORK = {names.HTTP_CLIENT: "http", names.DATABASE: "database", names.KEY_VALUE: "key_value"}
+
+
+def _grants(component: ComponentUnderTest) -> Policy:
+    return Policy.default_for(component.known_declared)
+
+
+@check("SBX-001")
+def test_imports_only_declared_capabilities(
+    conformance_component: ComponentUnderTest, conformance_check: Verdict
+) -> None:
+    declared = conformance_component.known_declared
+    grants = _grants(conformance_component)
+    imported = conformance_component.report.flowctl_imports
+    conformance_check.measure(declared=declared, imported=[names.short(i) for i in imported])
+    conformance_check.expect_none(
+        [
+            f"imports {i} without declaring {names.short(i)!r} in capabilities-required"
+            for i in imported
+            if not grants.grants(i)
+        ]
+    )
+
+
+@check("SBX-002")
+def test_imports_no_wasi(
+    conformance_component: ComponentUnderTest, conformance_check: Verdict
+) -> None:
+    conformance_check.expect_none(
+        [f"imports {name}" for name in conformance_component.report.wasi_imports]
+    )
+
+
+@check("SBX-003")
+def test_denied_calls_are_handled_without_trapping(
+    conformance_component: ComponentUnderTest,
+    conformance_check: Verdict,
+    conformance_inputs: Inputs,
+) -> None:
+    policy = conformance_component.base_policy
+    network = [
+        key
+        for iface, key in NETWORK.items()
+        if iface in conformance_component.report.flowctl_imports and policy.grants(iface)
+    ]
+    if not network:
+        conformance_check.not_applicable("the component is granted no http, database or key-value")
+    caps = policy.model_dump()["capabilities"]
+    for key in network:
+        caps[key].update(DENY_ALL[key])
+    findings, denied = [], 0
+    with conformance_component.running(capabilities=caps, initialize=False) as run:
+        got = outcome(lambda: run.instance.initialize(run.config))
+        if got.kind in ("trap", "limit"):
+            conformance_check.fail(f"initialize under deny-all grants: {got}")
+        if got.kind == "err":  # refusing to start without its grants is a typed answer
+            conformance_check.measure(
+                initialize_under_deny_all=str(got), denials=len(run.denials())
+            )
+            return
+        for event in conformance_inputs.sample(10):
+            got = outcome(lambda e=event: run.instance.process_event(e))
+            denials = run.denials()
+            if got.kind == "trap" and len(denials) > denied:
+                findings.append(f"after the host denied {denials[-1]!r}, {event.id} trapped: {got}")
+            denied = len(denials)
+    conformance_check.measure(denials=denied, denied_capabilities=network)
+    conformance_check.expect_none(findings)
+
+
+@check("SBX-004")
+def test_host_blocks_the_probe_corpus(
+    conformance_services: Services, conformance_check: Verdict, conformance_record: Any
+) -> None:
+    from conformance.probes import run_corpus
+
+    counts, failures = run_corpus(conformance_services)
+    conformance_record(services=conformance_services.origins())
+    conformance_check.measure(probes_sent_live=counts)
+    conformance_check.expect_none(failures)
+
+
+@check("SBX-005")
+def test_granted_capabilities_are_used(
+    conformance_component: ComponentUnderTest,
+    conformance_check: Verdict,
+    conformance_inputs: Inputs,
+) -> None:
+    grants = _grants(conformance_component)
+    imported = set(conformance_component.report.flowctl_imports)
+    findings = [
+        f"declares {names.short(i)!r} but does not import it"
+        for i in names.CAPABILITIES
+        if grants.grants(i) and i not in imported
+    ]
+    with conformance_component.running() as run:
+        for event in conformance_inputs.workload:
+            outcome(lambda e=event: run.instance.process_event(e))
+        outcome(run.instance.health_check)
+        outcome(run.instance.shutdown)
+        calls = dict(run.instance.context.calls)
+    used = {key.split(".")[0] for key in calls}
+    findings += [
+        f"imports {names.short(i)!r} but never called it (initialize, the workload, "
+        "health-check, shutdown)"
+        for i in sorted(imported)
+        if names.short(i) not in used
+    ]
+    conformance_check.measure(calls=calls)
+    conformance_check.expect_none(findings)

@@ -1,0 +1,72 @@
+"""Run ``pytest --component ...`` in a subprocess (as users do) and read its result file.
+
+In a subprocess because an in-process pytester run restores signal handlers wasmtime relies on
+(a later trap then kills the interpreter with SIGILL).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class SuiteRun:
+    """What one conformance run left: exit status, output, the parsed result file."""
+
+    returncode: int
+    output: str
+    result: dict[str, Any] | None
+
+    def outcome(self, check: str) -> str:
+        """The outcome of one check in the result file."""
+        assert self.result is not None, self.output[-3000:]
+        return next(c["outcome"] for c in self.result["checks"] if c["id"] == check)
+
+    def failed(self) -> set[str]:
+        """The checks that did not pass (failed, skipped or not run)."""
+        assert self.result is not None, self.output[-3000:]
+        return {
+            c["id"]
+            for c in self.result["checks"]
+            if c["outcome"] in ("failed", "skipped", "not-run")
+        }
+
+    def messages(self, check: str) -> list[str]:
+        """The messages recorded for one check."""
+        assert self.result is not None
+        return next(c["messages"] for c in self.result["checks"] if c["id"] == check)
+
+
+def run_suite(
+    component: Path,
+    report_dir: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+) -> SuiteRun:
+    """``python -m pytest --component component --conformance-report-dir report_dir *args``."""
+    argv = [
+        sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--no-header",
+        "-p", "no:randomly", "--component", str(component),
+        "--conformance-report-dir", str(report_dir), *args,
+    ]  # fmt: skip
+    proc = subprocess.run(
+        argv,
+        cwd=report_dir,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    files = sorted(report_dir.glob("*.conformance.json"))
+    result = json.loads(files[0].read_text(encoding="utf-8")) if files else None
+    return SuiteRun(proc.returncode, proc.stdout + proc.stderr, result)
