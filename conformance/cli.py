@@ -64,10 +64,7 @@ def cmd_certify(args: argparse.Namespace) -> int:
     ):
         if value is not None:
             argv += [flag, value]
-    extra = list(args.pytest_args)
-    if extra[:1] == ["--"]:
-        extra = extra[1:]
-    return int(pytest.main(argv + extra))
+    return int(pytest.main(argv + list(args.pytest_args)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,9 +94,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--policy", help="grants and limits: pipeline YAML[#id], processor block, JSON")
     p.add_argument("--level", choices=["basic", "standard", "marketplace"], help="tier (standard)")
     p.add_argument("--report-dir", help="where the result file goes (default ./reports)")
-    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="-- then pytest options")
+
     p.set_defaults(func=cmd_certify)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:  # everything after -- goes to pytest unchanged
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1 :]
     args = parser.parse_args(argv)
+    args.pytest_args = extra
     code: int = args.func(args)
     return code
 

@@ -96,14 +96,15 @@ def invalid_configs(schema: dict[str, Any] | None, n: int) -> list[str]:
             configs += [json.dumps(v) for v in _OTHER_TYPES if not validator.is_valid(v)][:3]
         return configs
     validator = _validator(schema)
-    candidates = [*_OTHER_TYPES, *draw(JSON_VALUES, n)]
-    try:
+    candidates = list(_OTHER_TYPES)
+    try:  # the most telling first: valid examples with one property of another JSON type
         from hypothesis_jsonschema import from_schema
 
         for value in draw(from_schema(schema), max(1, n // 5)):
             candidates += _mutations(value)
     except Exception:  # noqa: S110 - no valid examples to mutate: the other candidates remain
         pass
+    candidates += draw(JSON_VALUES, n)
     seen = set(configs)
     for value in candidates:
         text = json.dumps(value)

@@ -139,7 +139,8 @@ class RunResult:
             f"sha256:{str(self.component.get('sha256', ''))[:12]} tier={self.tier.value} "
             f"{verdict}",
             f"{self.count(Outcome.PASSED)} passed, "
-            f"{self.count(Outcome.FAILED, Outcome.SKIPPED, Outcome.NOT_RUN)} failed, "
+            f"{self.count(Outcome.FAILED, Outcome.SKIPPED)} failed, "
+            f"{self.count(Outcome.NOT_RUN)} not run, "
             f"{self.count(Outcome.WAIVED)} waived, "
             f"{self.count(Outcome.NOT_APPLICABLE)} not applicable",
         ]

@@ -515,7 +515,7 @@ CONFIG_CASES = [
     # (id, config text, accepted?)
     ("fixture", config_text(), True),
     ("empty-object", "{}", True),
-    ("empty-text", "", True),
+    ("empty-text", "", False),  # not JSON: refused, as its published schema says
     ("schema-table", json.dumps({"table": "ledger.balances_v2"}), True),
     ("price-url", json.dumps({"price_url": PRICE_URL}), True),
     ("ttl-max", json.dumps({"cache_ttl_seconds": 4294967295}), True),

@@ -1,7 +1,7 @@
 """Proof the checks can fail: the packaged suite against every member of the broken-component zoo.
 
 Each member is certified (tier marketplace) in its own ``pytest --component`` subprocess under
-its manifest policy (``sample_components.zoo.build.member_policy``) with a 1 s per-call timeout;
+its manifest policy (``sample_components.zoo.build.member_policy``) with a 0.5 s per-call timeout;
 PostgreSQL and Redis are started once here and handed over by URL, as a CI job would.  Exactly
 the member's ``fails`` checks must fail -- plus at most its ``may_also_fail`` ones -- and for
 members the host refuses to run (WIT drift), every other check must fail *as not assessed*.  The
@@ -10,6 +10,7 @@ control ``baseline`` must pass every check.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +37,19 @@ def zoo_paths() -> dict[str, Path]:
 def service_env() -> Iterator[dict[str, str]]:
     with start_postgres("embedded") as pg, start_redis("embedded") as rd:
         yield {POSTGRES_URL_ENV: pg.endpoint.url, REDIS_URL_ENV: rd.endpoint.url}
+        # the runs were given these servers by URL: they must leave nothing behind
+        with pg.endpoint.connect() as conn:
+            schemas = conn.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'conf%' "
+                "OR nspname LIKE 'probe%'"
+            ).fetchall()
+            roles = conn.execute(
+                "SELECT rolname FROM pg_roles WHERE rolname LIKE 'flowctl_role%'"
+            ).fetchall()
+        assert schemas == [] and roles == [], (schemas, roles)
+        for db in range(16):
+            with dataclasses.replace(rd.endpoint, db=db).client() as client:
+                assert client.dbsize() == 0, f"keys left in Redis DB {db}"
 
 
 @pytest.mark.parametrize("name", [m.name for m in ZOO.all()])
@@ -44,7 +58,7 @@ def test_member_fails_exactly_its_checks(
 ) -> None:
     member = ZOO[name]
     policy = tmp_path / "policy.json"
-    policy.write_text(json.dumps(member_policy(member, {"execution_timeout": "1s"})))
+    policy.write_text(json.dumps(member_policy(member, {"execution_timeout": "0.5s"})))
     run = run_suite(
         zoo_paths[name], tmp_path, "--conformance-policy", str(policy),
         "--conformance-level", "marketplace", "--conformance-examples", "10",
