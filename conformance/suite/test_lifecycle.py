@@ -154,10 +154,13 @@ def test_process_before_initialize_is_refused(
 
 
 @check("LIFE-007")
-def test_validate_config_and_shutdown_never_trap(
-    conformance_component: ComponentUnderTest, conformance_check: Verdict
+def test_validate_config_shutdown_and_late_calls_never_trap(
+    conformance_component: ComponentUnderTest,
+    conformance_check: Verdict,
+    conformance_inputs: Inputs,
 ) -> None:
     schema = parse_schema(conformance_component.info.configuration_schema)
+    event = next(iter(conformance_inputs.workload or conformance_inputs.unsupported), None)
     findings = []
     with conformance_component.running(initialize=False) as run:
         for config in [run.config, *invalid_configs(schema, 0)]:
@@ -171,6 +174,12 @@ def test_validate_config_and_shutdown_never_trap(
         got = outcome(run.instance.shutdown)
         if got.kind in ("trap", "limit"):
             findings.append(f"shutdown after initialize: {got}")
+        elif event is not None:  # a late call after shutdown gets an answer, not a trap
+            for function, arg in (("process-event", event), ("health-check", None)):
+                args = () if arg is None else (arg,)
+                late = outcome(lambda f=function, a=args: run.instance.call_unchecked(f, *a))
+                if late.kind in ("trap", "limit"):
+                    findings.append(f"{function} after shutdown: {late}")
     conformance_check.expect_none(findings)
 
 
