@@ -62,18 +62,18 @@ def _validator(schema: dict[str, Any]) -> Any:
     return jsonschema.validators.validator_for(schema)(schema)
 
 
-def valid_configs(schema: dict[str, Any] | None, n: int) -> list[str]:
-    """Up to ``n`` configs valid under ``schema`` (none without a usable schema)."""
+def valid_configs(schema: dict[str, Any] | None, n: int) -> tuple[list[str], str | None]:
+    """Up to ``n`` configs valid under ``schema``, and why none could be generated (if so)."""
     if schema is None:
-        return []
+        return [], "the component publishes no configuration-schema"
     try:
         from hypothesis_jsonschema import from_schema
 
         values = draw(from_schema(schema), n)
         validator = _validator(schema)
-    except Exception:  # a schema hypothesis-jsonschema cannot handle: no generated configs
-        return []
-    return [json.dumps(v) for v in values if validator.is_valid(v)]
+    except Exception as exc:  # a schema hypothesis-jsonschema cannot handle, or a broken install
+        return [], f"cannot generate configs from the schema: {type(exc).__name__}: {exc}"[:300]
+    return [json.dumps(v) for v in values if validator.is_valid(v)], None
 
 
 def _mutations(value: Any) -> list[Any]:

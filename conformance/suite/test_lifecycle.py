@@ -76,15 +76,15 @@ def test_validate_config_accepts_valid_configs(
     conformance_settings: SuiteSettings,
 ) -> None:
     schema = parse_schema(conformance_component.info.configuration_schema)
-    configs = [conformance_component.processor_config]
-    configs += valid_configs(schema, conformance_settings.examples)
+    generated, problem = valid_configs(schema, conformance_settings.examples)
+    configs = [conformance_component.processor_config, *generated]
     findings = []
     with conformance_component.running(initialize=False) as run:
         for config in configs:
             got = outcome(lambda c=config: run.instance.validate_config(c))
             if got.kind != "ok":
                 findings.append(f"validate-config({config[:200]!r}) gave {got}")
-    conformance_check.measure(valid_configs_tried=len(configs))
+    conformance_check.measure(valid_configs_tried=len(configs), generation_problem=problem)
     conformance_check.expect_none(findings)
 
 

@@ -44,6 +44,8 @@ def test_ttp_is_certified_at_the_marketplace_tier_under_xdist(
     assert run.outcome("PERF-001") == "passed" and run.outcome("PERF-002") == "passed"
     assert "tier=marketplace CERTIFIED" in run.output
     assert run.result["component"]["info"]["name"]
+    life = next(c for c in run.result["checks"] if c["id"] == "LIFE-002")["measurements"]
+    assert life["generation_problem"] is None and life["valid_configs_tried"] > 10
     perf = next(c for c in run.result["checks"] if c["id"] == "PERF-002")
     assert {"events_per_s", "p50_ms", "p95_ms", "p99_ms"} <= set(perf["measurements"])
 
