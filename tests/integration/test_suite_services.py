@@ -1,4 +1,5 @@
-"""Without a service the checks that need one fail -- never pass -- and say how to provide it."""
+"""Host regressions the suite must catch: missing services (the checks that need them fail and
+say how to provide them) and a host that does not enforce fuel (LIM-005 fails)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,17 @@ def test_a_forced_mode_without_services_fails_the_service_checks(
     assert "not assessed: no PostgreSQL for this run" in message
     assert POSTGRES_URL_ENV in message and "flowctl-conformance services" in message
     assert "blocking: SBX-004" in run.output
+
+
+def test_a_host_that_does_not_enforce_fuel_fails_lim_005(tmp_path: Path) -> None:
+    from tests.conformance_run import REPO
+
+    baseline = build_zoo(names=["baseline"])["baseline"]
+    env = {"PYTHONPATH": str(REPO)}
+    run = run_suite(
+        baseline, tmp_path, "-p", "tests.integration.unmetered_host",
+        "--conformance-examples", "5", env=env,
+    )  # fmt: skip
+    assert run.failed() == {"LIM-005"}, run.output[-3000:]
+    assert "max_fuel=1 was not stopped" in run.messages("LIM-005")[0]
+    assert run.returncode == 1
