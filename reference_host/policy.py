@@ -53,6 +53,7 @@ __all__ = [
     "HttpCapability",
     "KeyValueCapability",
     "Policy",
+    "deep_merge",
     "load_policy",
     "parse_duration",
     "policy_from_mapping",
@@ -334,7 +335,7 @@ class Policy(_Frozen):
     def updated(self, overrides: Mapping[str, Any]) -> Policy:
         """Return a copy with ``overrides`` (a nested mapping of config keys) merged in."""
         base = _unwrap_secrets(self.model_dump())
-        return policy_from_mapping(_deep_merge(base, overrides), source="Policy.updated()")
+        return policy_from_mapping(deep_merge(base, overrides), source="Policy.updated()")
 
 
 # ---------------------------------------------------------------------- helpers
@@ -382,11 +383,12 @@ def _unwrap_secrets(value: Any) -> Any:
     return value
 
 
-def _deep_merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``overrides`` merged in, recursively for mappings (neither is changed)."""
     merged = dict(base)
     for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -527,7 +529,7 @@ def _default_namespace(config: Mapping[str, Any], pid: str | None) -> Mapping[st
         check_namespace(pid)
     except ValueError:
         return config
-    return _deep_merge(dict(config), {"capabilities": {"key_value": {"namespace": pid}}})
+    return deep_merge(dict(config), {"capabilities": {"key_value": {"namespace": pid}}})
 
 
 def _describe(error: Any, prefix: str) -> str:

@@ -18,11 +18,15 @@ check = pytest.mark.conformance_check
 MAX_OUTPUTS_PER_EVENT = 1000
 
 
-def _outputs(
+def _singles(
     component: ComponentUnderTest, events: tuple[t.Event, ...], verdict: Verdict
-) -> list[t.Event]:
-    """Outputs of ``events`` one by one on a fresh instance (limit stops fail the check)."""
+) -> tuple[list[t.Event], list[str]]:
+    """Run ``events`` one by one on a fresh instance: (outputs, the events that failed alone).
+
+    A limit stop fails the check: nothing after it could be assessed.
+    """
     out: list[t.Event] = []
+    failed: list[str] = []
     with component.running() as run:
         for event in events:
             got = outcome(lambda e=event: run.instance.process_event(e))
@@ -30,7 +34,15 @@ def _outputs(
                 verdict.fail(f"not assessed: {event.id} was stopped by a limit: {got}")
             if got.kind == "ok":
                 out.extend(got.value)
-    return out
+            else:
+                failed.append(f"{event.id}: {got}")
+    return out, failed
+
+
+def _outputs(
+    component: ComponentUnderTest, events: tuple[t.Event, ...], verdict: Verdict
+) -> list[t.Event]:
+    return _singles(component, events, verdict)[0]
 
 
 @check("OUT-001")
@@ -74,17 +86,7 @@ def test_batch_equals_single_calls(
     conformance_inputs: Inputs,
 ) -> None:
     events = conformance_inputs.sample(20)
-    singles: list[t.Event] = []
-    failed: list[str] = []
-    with conformance_component.running() as run:
-        for event in events:
-            got = outcome(lambda e=event: run.instance.process_event(e))
-            if got.kind == "limit":
-                conformance_check.fail(f"not assessed: {event.id} was stopped by a limit: {got}")
-            if got.kind == "ok":
-                singles.extend(got.value)
-            else:
-                failed.append(f"{event.id}: {got}")
+    singles, failed = _singles(conformance_component, events, conformance_check)
     with conformance_component.running() as run:
         batch = outcome(lambda: run.instance.process_batch(list(events)))
     conformance_check.measure(events=len(events), failed_singly=len(failed))

@@ -36,6 +36,7 @@ if __package__ in (None, ""):  # run as a script: the kit is imported from the r
     sys.path.insert(0, str(REPO))
 
 from conformance.checks import BY_ID, Category  # noqa: E402
+from reference_host.policy import deep_merge  # noqa: E402
 from tests.guests.build import GuestBuildError, GuestSpec, build_spec  # noqa: E402
 
 __all__ = [
@@ -308,16 +309,6 @@ CAPABILITY_GRANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def _merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def member_policy(member: Member, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The processor ``config:`` block a member is run under.
 
@@ -329,10 +320,10 @@ def member_policy(member: Member, overrides: Mapping[str, Any] | None = None) ->
     data: dict[str, Any] = {"unknown_imports": "trap" if other else "refuse", "capabilities": {}}
     for name in member.imports:
         if name in CAPABILITY_GRANTS:
-            data = _merge(data, {"capabilities": CAPABILITY_GRANTS[name]})
+            data = deep_merge(data, {"capabilities": CAPABILITY_GRANTS[name]})
         elif name.startswith("wasi:"):
-            data = _merge(data, {"capabilities": {"wasi": True}})
-    return _merge(_merge(data, member.policy or {}), overrides or {})
+            data = deep_merge(data, {"capabilities": {"wasi": True}})
+    return deep_merge(deep_merge(data, member.policy or {}), overrides or {})
 
 
 def drift_wit_text(member: Member, original: str | None = None) -> str:

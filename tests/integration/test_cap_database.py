@@ -22,6 +22,7 @@ import yaml
 from pydantic import SecretStr
 
 from conformance import services as svc
+from conformance.probes import SQL_DDL
 from reference_host.backends.postgres import BackendError, PostgresBackend
 from reference_host.capabilities.base import HostContext
 from reference_host.capabilities.database import SqlCapability
@@ -33,15 +34,7 @@ pytestmark = pytest.mark.integration
 
 PROBES = Path(__file__).resolve().parents[2] / "fixtures" / "probes" / "sql.yaml"
 TABLES = ("events", "token_transfers", "secrets")
-DDL = (
-    "CREATE TABLE events (id int PRIMARY KEY, kind text, ts timestamptz NOT NULL DEFAULT now())",
-    "CREATE TABLE token_transfers (hash text PRIMARY KEY, amount numeric CHECK (amount > 0), "
-    "event_id int REFERENCES events (id))",
-    "CREATE TABLE secrets (id int, password text)",
-    "INSERT INTO secrets VALUES (1, 'hunter2')",
-    "INSERT INTO events (id, kind) VALUES (1, 'payment'), (2, NULL)",
-    "INSERT INTO token_transfers VALUES ('h0', 5, 1)",
-)
+DDL = SQL_DDL  # the schema the probe corpus assumes (shared with SBX-004)
 ALL_OPS = ("SELECT", "INSERT", "UPDATE", "DELETE")
 
 
