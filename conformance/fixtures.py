@@ -39,6 +39,15 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
         pytest.fail(f"not assessed: {exc}", pytrace=False)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> Any:
+    """The same for a fixture that runs the component (e.g. a shared workload run)."""
+    try:
+        return (yield)
+    except NotAssessable as exc:
+        pytest.fail(f"not assessed: {exc}", pytrace=False)
+
+
 class Verdict:
     """What a check test uses to fail with the check's remedy, measure, or step aside."""
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import os
 import threading
@@ -79,7 +78,7 @@ def load_events(path: Path) -> list[t.Event]:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class CallOutcome:
     """What one call gave: ``ok`` (value), ``err`` (case, value), ``trap`` or ``limit``."""
 
     kind: str  # ok | err | trap | limit
@@ -108,21 +107,21 @@ def first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
 
 
-def outcome(call: Callable[[], Any]) -> Outcome:
+def outcome(call: Callable[[], Any]) -> CallOutcome:
     """Run ``call``; classify typed errors, traps and limit stops instead of raising."""
     try:
         value = call()
     except errors.ProcessorErrorResult as exc:
-        return Outcome("err", getattr(exc.error, "value", None), str(exc.error.case), exc)
+        return CallOutcome("err", getattr(exc.error, "value", None), str(exc.error.case), exc)
     except LIMIT_ERRORS as exc:
-        return Outcome("limit", error=exc)
+        return CallOutcome("limit", error=exc)
     except errors.GuestTrap as exc:
-        return Outcome("trap", error=exc)
+        return CallOutcome("trap", error=exc)
     if isinstance(value, t.Err):
-        return Outcome("err", getattr(value.error, "value", None), str(value.error.case))
+        return CallOutcome("err", getattr(value.error, "value", None), str(value.error.case))
     if isinstance(value, t.Ok):
         value = value.value
-    return Outcome("ok", value)
+    return CallOutcome("ok", value)
 
 
 # ---------------------------------------------------------------------- services
@@ -265,20 +264,14 @@ class ComponentUnderTest:
 
     def __post_init__(self) -> None:
         self.path = self.settings.component
-        self.data = self.path.read_bytes()
-        self.sha256 = hashlib.sha256(self.data).hexdigest()
         self.host = HostEngine(self._engine_config(), cache_dir=self.cache_dir)
         self.loaded: LoadedComponent = self.host.load(self.path)
         self.report: ComponentReport = inspect_component(self.host.engine, self.loaded.component)
 
     def _engine_config(self) -> EngineConfig:
-        base = self.base_policy if self._policy_is_given else Policy()
-        limits = limits_from_policy(base)
-        return EngineConfig(fuel=True, max_wasm_stack=limits.max_wasm_stack)
-
-    @property
-    def _policy_is_given(self) -> bool:
-        return self.settings.policy is not None
+        # the default policy needs get-info, hence an engine: its stack limit is Policy()'s
+        base = self.base_policy if self.settings.policy is not None else Policy()
+        return EngineConfig(fuel=True, max_wasm_stack=base.max_wasm_stack)
 
     # ------------------------------------------------------------------ policy
 
@@ -294,35 +287,35 @@ class ComponentUnderTest:
         text = path.read_text(encoding="utf-8")
         if HTTP_PLACEHOLDER not in text:
             return load_policy(path, processor_id)
-        origin = self.services.http_origin()
-        if origin is None:
-            raise errors.PolicyError(
-                f"{path} uses {HTTP_PLACEHOLDER} but no fixture HTTP server was asked for; "
-                "give --conformance-http-fixture FILE.json"
-            )
-        data = yaml.safe_load(text.replace(HTTP_PLACEHOLDER, origin))
+        data = yaml.safe_load(self._with_http_origin(text, path))
         return policy_from_mapping(
             data, processor_id=processor_id, base_dir=path.parent, source=str(path)
         )
+
+    def _with_http_origin(self, text: str, where: object) -> str:
+        """``text`` with ``${CONFORMANCE_HTTP}`` replaced (the fixture server starts now)."""
+        if HTTP_PLACEHOLDER not in text:
+            return text
+        origin = self.services.http_origin()
+        if origin is None:
+            raise errors.PolicyError(
+                f"{where} uses {HTTP_PLACEHOLDER} but no fixture HTTP server was asked for; "
+                "give --conformance-http-fixture FILE.json"
+            )
+        return text.replace(HTTP_PLACEHOLDER, origin)
 
     @cached_property
     def processor_config(self) -> str:
         """The processor configuration text the suite initializes with."""
         src = self.settings.component_config
         if src is None:
-            text = self.base_policy.processor_config if self._policy_is_given else "{}"
+            text = self.base_policy.processor_config if self.settings.policy else "{}"
         elif src.path.suffix.lower() == ".json" and src.processor_id is None:
             text = src.path.read_text(encoding="utf-8")
             json.loads(text)  # a JSON error here names the file through the fixture
         else:
             return self._load(src.path, src.processor_id).processor_config
-        if HTTP_PLACEHOLDER in text and self.services.http_origin() is None:
-            raise errors.PolicyError(
-                f"{src.path if src else 'the config'} uses {HTTP_PLACEHOLDER} but no fixture "
-                "HTTP server was asked for; give --conformance-http-fixture FILE.json"
-            )
-        origin = self.services.http_origin()
-        return text.replace(HTTP_PLACEHOLDER, origin) if origin else text
+        return self._with_http_origin(text, src.path if src else "the policy's processor_config")
 
     @cached_property
     def known_declared(self) -> list[str]:

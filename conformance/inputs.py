@@ -24,9 +24,6 @@ MALFORMED_FILE = "ttp_malformed.jsonl"
 #: Events per workload (the fixtures hold ~130; the checks run the workload several times).
 MAX_WORKLOAD = 80
 
-#: Configs that no JSON Schema of an object-typed config can accept.
-NOT_JSON = ("not json", "{", "", '{"a": 1', "\u0000")
-
 
 @dataclass(frozen=True)
 class Inputs:
@@ -59,15 +56,15 @@ def inputs_for(info: t.ProcessorInfo, event_files: Sequence[Path] = ()) -> Input
     """Choose the run's events for a component with ``info``."""
     supported = set(info.supported_event_types)
     events_dir = fixtures_dir() / "events"
-    files = list(event_files) or [events_dir / name for name in WORKLOAD_FILES]
-    pool = [e for path in files for e in load_events(path)]
-    if not event_files:
-        pool += [_generic(t.EventType.CUSTOM, 0)]
+    fixtures = [e for name in WORKLOAD_FILES for e in load_events(events_dir / name)]
+    if event_files:
+        pool = [e for path in event_files for e in load_events(path)]
+    else:
+        pool = [*fixtures, _generic(t.EventType.CUSTOM, 0)]
     unique: dict[str, t.Event] = {}
     for event in pool:  # the fixture files share a few events: the first of each id wins
         unique.setdefault(event.id, event)
     workload = [e for e in unique.values() if e.event_type in supported][:MAX_WORKLOAD]
-    fixtures = [e for name in WORKLOAD_FILES for e in load_events(events_dir / name)]
     seen: set[t.EventType] = set()
     unsupported = []
     for event in fixtures:

@@ -13,7 +13,6 @@ expects to be *allowed* are checked against the pure rules (they would need the 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -36,9 +35,9 @@ SQL_DDL = (
 )
 
 
-def load(name: str, base: Path | None = None) -> list[dict[str, Any]]:
-    """The probes of ``<name>.yaml``."""
-    path = (base or fixtures_dir() / "probes") / f"{name}.yaml"
+def load(name: str) -> list[dict[str, Any]]:
+    """The probes of ``fixtures/probes/<name>.yaml``."""
+    path = fixtures_dir() / "probes" / f"{name}.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     return list(data["probes"])
 

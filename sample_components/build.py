@@ -24,7 +24,6 @@ the component's sha256.  See sample_components/README.md.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import re
@@ -294,30 +293,10 @@ def build_all(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--only", metavar="NAME", choices=all_samples(), help="build only this sample"
+    js = _js()
+    return js.run_cli(
+        argv, __doc__.split("\n\n")[0], all_samples(), build_all, (BuildError, js.JsBuildError)
     )
-    parser.add_argument(
-        "--out",
-        metavar="DIR",
-        default=str(DEFAULT_OUT),
-        help=f"output directory (default: {DEFAULT_OUT.relative_to(REPO)})",
-    )
-    parser.add_argument(
-        "--force", action="store_true", help="rebuild even when the recorded inputs digest matches"
-    )
-    args = parser.parse_args(argv)
-    try:
-        results = build_all(args.out, only=args.only, force=args.force)
-    except (BuildError, _js().JsBuildError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    for r in results:
-        what = "built" if r.built else "up to date"
-        size = r.path.stat().st_size / 1e6
-        print(f"{r.name}: {what} {r.path} ({size:.1f} MB, {r.seconds:.1f} s) sha256 {r.sha256}")
-    return 0
 
 
 if __name__ == "__main__":

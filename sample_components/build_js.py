@@ -36,9 +36,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -339,11 +340,16 @@ def build_all_js(
     return [build_js_sample(n, out_dir, force=force) for n in names]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--only", metavar="NAME", choices=list_js_samples(), help="build only this sample"
-    )
+def run_cli(
+    argv: list[str] | None,
+    description: str,
+    names: list[str],
+    build: Callable[..., list[Any]],
+    errors: tuple[type[Exception], ...],
+) -> int:
+    """The command line of ``build.py`` and ``build_js.py``: --only/--out/--force, one line each."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--only", metavar="NAME", choices=names, help="build only this sample")
     parser.add_argument(
         "--out",
         metavar="DIR",
@@ -355,18 +361,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        results = build_all_js(args.out, only=args.only, force=args.force)
-    except JsBuildError as exc:
+        results = build(args.out, only=args.only, force=args.force)
+    except errors as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     for r in results:
         what = "built" if r.built else "up to date"
         size = r.path.stat().st_size / 1e6
-        npm = f", npm ci {r.npm_ci_seconds:.1f} s" if r.npm_ci_seconds is not None else ""
+        npm = getattr(r, "npm_ci_seconds", None)
+        npm_text = f", npm ci {npm:.1f} s" if npm is not None else ""
         print(
-            f"{r.name}: {what} {r.path} ({size:.1f} MB, {r.seconds:.1f} s{npm}) sha256 {r.sha256}"
+            f"{r.name}: {what} {r.path} ({size:.1f} MB, {r.seconds:.1f} s{npm_text}) "
+            f"sha256 {r.sha256}"
         )
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(argv, __doc__.split("\n\n")[0], list_js_samples(), build_all_js, (JsBuildError,))
 
 
 if __name__ == "__main__":

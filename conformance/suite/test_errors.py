@@ -8,7 +8,7 @@ import pytest
 
 from conformance.configs import draw
 from conformance.fixtures import Verdict
-from conformance.harness import ComponentUnderTest, Outcome, outcome
+from conformance.harness import CallOutcome, ComponentUnderTest, outcome
 from conformance.inputs import Inputs
 from conformance.settings import SuiteSettings
 from conformance.strategies import events
@@ -68,7 +68,7 @@ def test_malformed_bodies_give_the_right_error(
     conformance_check.expect_none(findings)
 
 
-def _unsupported_ok(got: Outcome) -> bool:
+def _unsupported_ok(got: CallOutcome) -> bool:
     return (got.kind == "ok" and got.value == []) or (got.kind, got.case) == (
         "err",
         "invalid-event",

@@ -3,38 +3,56 @@
 from __future__ import annotations
 
 import statistics
+from dataclasses import dataclass
 
 import pytest
 
 from conformance.fixtures import Verdict
-from conformance.harness import ComponentUnderTest, NotAssessable, Outcome, Running, outcome
+from conformance.harness import CallOutcome, ComponentUnderTest, NotAssessable, outcome
 from conformance.inputs import Inputs
 from reference_host import errors
 from reference_host import types as t
+from reference_host.limits import CallMeasurement, ResourceLimits
 
 check = pytest.mark.conformance_check
 
 
-def _workload(run: Running, inputs: Inputs) -> list[tuple[str, Outcome]]:
-    """Each workload event, then one batch of them; stops at the first limit stop."""
-    out = []
-    for event in inputs.workload:
-        got = outcome(lambda e=event: run.instance.process_event(e))
-        out.append((event.id, got))
-        if got.kind == "limit":
-            return out
-    got = outcome(lambda: run.instance.process_batch(list(inputs.sample(20))))
-    out.append(("batch of 20", got))
-    return out
+@dataclass(frozen=True)
+class WorkloadRun:
+    """One run of the workload under the certification limits: what LIM-001..004 look at."""
+
+    results: list[tuple[str, CallOutcome]]
+    calls: list[CallMeasurement]
+    limits: ResourceLimits
 
 
-def _stopped_by(results: list[tuple[str, Outcome]], *kinds: type[BaseException]) -> list[str]:
+@pytest.fixture(scope="module")
+def workload_run(
+    conformance_component: ComponentUnderTest, conformance_inputs: Inputs
+) -> WorkloadRun:
+    """Each workload event, then one batch of 20; stops at the first limit stop."""
+    results = []
+    with conformance_component.running() as run:
+        for event in conformance_inputs.workload:
+            got = outcome(lambda e=event: run.instance.process_event(e))
+            results.append((event.id, got))
+            if got.kind == "limit":
+                break
+        else:
+            batch = list(conformance_inputs.sample(20))
+            got = outcome(lambda b=batch: run.instance.process_batch(b))
+            results.append(("batch of 20", got))
+        calls = [m for m in run.instance.measurements if m.function == "process-event"]
+        return WorkloadRun(results, calls, run.instance.limits)
+
+
+def _stopped_by(results: list[tuple[str, CallOutcome]], *kinds: type[BaseException]) -> list[str]:
     return [f"{eid}: {got}" for eid, got in results if isinstance(got.error, kinds)]
 
 
 @check("LIM-001")
 def test_workload_completes_within_the_certification_limits(
-    conformance_component: ComponentUnderTest,
+    workload_run: WorkloadRun,
     conformance_check: Verdict,
     conformance_inputs: Inputs,
 ) -> None:
@@ -43,10 +61,7 @@ def test_workload_completes_within_the_certification_limits(
             "no workload: no fixture event has a supported type; give "
             "--conformance-events FILE.jsonl"
         )
-    with conformance_component.running() as run:
-        results = _workload(run, conformance_inputs)
-        calls = [m for m in run.instance.measurements if m.function == "process-event"]
-        limits = run.instance.limits
+    results, calls, limits = workload_run.results, workload_run.calls, workload_run.limits
     findings = [f"{eid}: {got}" for eid, got in results if got.kind == "limit"]
     findings += [
         f"{eid}: {got}"
@@ -67,14 +82,11 @@ def test_workload_completes_within_the_certification_limits(
 
 @check("LIM-002")
 def test_no_event_runs_past_the_timeout(
-    conformance_component: ComponentUnderTest,
+    workload_run: WorkloadRun,
     conformance_check: Verdict,
-    conformance_inputs: Inputs,
 ) -> None:
-    with conformance_component.running() as run:
-        results = _workload(run, conformance_inputs)
     conformance_check.expect_none(
-        _stopped_by(results, errors.CallTimeoutError, errors.OutOfFuelError)
+        _stopped_by(workload_run.results, errors.CallTimeoutError, errors.OutOfFuelError)
     )
 
 
@@ -113,13 +125,12 @@ def memory_pages_needed(
 
 @check("LIM-003")
 def test_memory_stays_within_the_limit(
+    workload_run: WorkloadRun,
     conformance_component: ComponentUnderTest,
     conformance_check: Verdict,
     conformance_inputs: Inputs,
 ) -> None:
-    with conformance_component.running() as run:
-        results = _workload(run, conformance_inputs)
-        pages = run.instance.limits.max_memory_pages
+    results, pages = workload_run.results, workload_run.limits.max_memory_pages
     findings = _stopped_by(results, errors.MemoryLimitError)
     findings += [
         f"{eid}: {got} under max_memory_pages={pages}"
@@ -134,13 +145,10 @@ def test_memory_stays_within_the_limit(
 
 @check("LIM-004")
 def test_no_unbounded_recursion(
-    conformance_component: ComponentUnderTest,
+    workload_run: WorkloadRun,
     conformance_check: Verdict,
-    conformance_inputs: Inputs,
 ) -> None:
-    with conformance_component.running() as run:
-        results = _workload(run, conformance_inputs)
-    conformance_check.expect_none(_stopped_by(results, errors.StackExhaustedError))
+    conformance_check.expect_none(_stopped_by(workload_run.results, errors.StackExhaustedError))
 
 
 @check("LIM-005")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from dataclasses import dataclass
 
 import pytest
 
@@ -18,41 +20,54 @@ check = pytest.mark.conformance_check
 MAX_OUTPUTS_PER_EVENT = 1000
 
 
-def _singles(
-    component: ComponentUnderTest, events: tuple[t.Event, ...], verdict: Verdict
-) -> tuple[list[t.Event], list[str]]:
-    """Run ``events`` one by one on a fresh instance: (outputs, the events that failed alone).
+@dataclass(frozen=True)
+class Singles:
+    """``process-event`` over events, one by one, on one fresh instance."""
 
-    A limit stop fails the check: nothing after it could be assessed.
-    """
+    outputs: list[t.Event]
+    failed: list[str]  # the events that failed alone
+    stopped: str | None  # a limit stop: nothing after it could be assessed
+
+    def outputs_or_fail(self, verdict: Verdict) -> list[t.Event]:
+        """The outputs, or fail the check as not assessed when a limit stopped the run."""
+        if self.stopped is not None:
+            verdict.fail(self.stopped)
+        return self.outputs
+
+
+def _singles(component: ComponentUnderTest, events: tuple[t.Event, ...]) -> Singles:
     out: list[t.Event] = []
     failed: list[str] = []
     with component.running() as run:
         for event in events:
             got = outcome(lambda e=event: run.instance.process_event(e))
             if got.kind == "limit":
-                verdict.fail(f"not assessed: {event.id} was stopped by a limit: {got}")
+                return Singles(
+                    out, failed, f"not assessed: {event.id} was stopped by a limit: {got}"
+                )
             if got.kind == "ok":
                 out.extend(got.value)
             else:
                 failed.append(f"{event.id}: {got}")
-    return out, failed
+    return Singles(out, failed, None)
 
 
-def _outputs(
-    component: ComponentUnderTest, events: tuple[t.Event, ...], verdict: Verdict
-) -> list[t.Event]:
-    return _singles(component, events, verdict)[0]
+@pytest.fixture(scope="module")
+def workload_singles(
+    conformance_component: ComponentUnderTest, conformance_inputs: Inputs
+) -> Singles:
+    """The whole workload, one event per call (shared by OUT-001 and OUT-002)."""
+    return _singles(conformance_component, conformance_inputs.workload)
 
 
 @check("OUT-001")
 def test_output_types_are_declared(
+    workload_singles: Singles,
     conformance_component: ComponentUnderTest,
     conformance_check: Verdict,
-    conformance_inputs: Inputs,
 ) -> None:
     declared = {str(x) for x in conformance_component.info.output_event_types}
-    outputs = _outputs(conformance_component, conformance_inputs.workload, conformance_check)
+    outputs = workload_singles.outputs_or_fail(conformance_check)
     emitted = sorted({str(o.event_type) for o in outputs})
     conformance_check.measure(outputs=len(outputs), emitted_types=emitted)
     conformance_check.expect_none(
@@ -65,17 +80,9 @@ def test_output_types_are_declared(
 
 
 @check("OUT-002")
-def test_output_ids_are_unique(
-    conformance_component: ComponentUnderTest,
-    conformance_check: Verdict,
-    conformance_inputs: Inputs,
-) -> None:
-    ids = [
-        o.id
-        for o in _outputs(conformance_component, conformance_inputs.workload, conformance_check)
-    ]
-    seen: set[str] = set()
-    duplicates = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
+def test_output_ids_are_unique(workload_singles: Singles, conformance_check: Verdict) -> None:
+    ids = Counter(o.id for o in workload_singles.outputs_or_fail(conformance_check))
+    duplicates = sorted(i for i, n in ids.items() if n > 1)
     conformance_check.expect_none([f"output id {i!r} occurs more than once" for i in duplicates])
 
 
@@ -86,7 +93,8 @@ def test_batch_equals_single_calls(
     conformance_inputs: Inputs,
 ) -> None:
     events = conformance_inputs.sample(20)
-    singles, failed = _singles(conformance_component, events, conformance_check)
+    alone = _singles(conformance_component, events)
+    singles, failed = alone.outputs_or_fail(conformance_check), alone.failed
     with conformance_component.running() as run:
         batch = outcome(lambda: run.instance.process_batch(list(events)))
     conformance_check.measure(events=len(events), failed_singly=len(failed))
@@ -141,8 +149,8 @@ def test_two_fresh_instances_give_identical_output(
     conformance_inputs: Inputs,
 ) -> None:
     events = conformance_inputs.sample(20)
-    first = _outputs(conformance_component, events, conformance_check)
-    second = _outputs(conformance_component, events, conformance_check)
+    first = _singles(conformance_component, events).outputs_or_fail(conformance_check)
+    second = _singles(conformance_component, events).outputs_or_fail(conformance_check)
     if first != second:
         conformance_check.fail(f"two fresh instances differ: {_first_difference(first, second)}")
     conformance_check.measure(outputs=len(first))

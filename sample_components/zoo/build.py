@@ -36,6 +36,7 @@ if __package__ in (None, ""):  # run as a script: the kit is imported from the r
     sys.path.insert(0, str(REPO))
 
 from conformance.checks import BY_ID, Category  # noqa: E402
+from reference_host import interfaces  # noqa: E402
 from reference_host.policy import deep_merge  # noqa: E402
 from tests.guests.build import GuestBuildError, GuestSpec, build_spec  # noqa: E402
 
@@ -290,22 +291,18 @@ def load_manifest(path: Path = MANIFEST, *, base_dir: Path | None = None) -> Zoo
 #: (only api.example.com, only table events, only namespace zoo).  A conformance run rewires the
 #: database and key-value grants to its own real services.
 CAPABILITY_GRANTS: dict[str, dict[str, Any]] = {
-    "obsrvr:flowctl/logging@1.0.0": {"logging": True},
-    "obsrvr:flowctl/metrics@1.0.0": {"metrics": True},
-    "obsrvr:flowctl/config@1.0.0": {"config": True},
-    "obsrvr:flowctl/http-client@1.0.0": {
-        "http": {"enabled": True, "allowed_domains": ["api.example.com"]}
-    },
-    "obsrvr:flowctl/database@1.0.0": {
+    interfaces.LOGGING: {"logging": True},
+    interfaces.METRICS: {"metrics": True},
+    interfaces.CONFIG: {"config": True},
+    interfaces.HTTP_CLIENT: {"http": {"enabled": True, "allowed_domains": ["api.example.com"]}},
+    interfaces.DATABASE: {
         "database": {
             "enabled": True,
             "connection_string": "postgresql://zoo@127.0.0.1:9/zoo",
             "allowed_tables": ["events"],
         }
     },
-    "obsrvr:flowctl/key-value@1.0.0": {
-        "key_value": {"enabled": True, "backend": "memory", "namespace": "zoo"}
-    },
+    interfaces.KEY_VALUE: {"key_value": {"enabled": True, "backend": "memory", "namespace": "zoo"}},
 }
 
 

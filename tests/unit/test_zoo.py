@@ -72,10 +72,6 @@ FUEL_PER_EVENT = 5_000_000
 # the lab: built components, loaded once, opened under a policy
 
 
-class Unassessable(Exception):
-    """The host refuses the component (WIT drift), so a runtime probe cannot run on it."""
-
-
 class Lab:
     """Built zoo components and ways to run them with the reference host."""
 
@@ -85,7 +81,6 @@ class Lab:
         self.fuel_host = HostEngine(EngineConfig(fuel=True))
         self._loaded: dict[tuple[int, str], LoadedComponent] = {}
         self._reports: dict[str, ComponentReport] = {}
-        self._info: dict[str, t.ProcessorInfo] = {}
 
     def member(self, name: str) -> Member:
         return ZOO[name]
@@ -129,10 +124,10 @@ class Lab:
                 component_id=name,
                 report=report,
             )
-        except errors.ContractError as exc:
+        except errors.ContractError:
             for cap in granted.all():
                 cap.close()
-            raise Unassessable(str(exc)) from exc
+            raise
         try:
             yield instance, granted
         finally:
@@ -143,12 +138,6 @@ class Lab:
         with self.running(name, **overrides) as (instance, _):
             instance.initialize("{}")
             yield instance
-
-    def info(self, name: str) -> t.ProcessorInfo:
-        if name not in self._info:
-            with self.running(name) as (instance, _):
-                self._info[name] = instance.get_info()
-        return self._info[name]
 
 
 #: What inspect_component must say about each WIT-drift member (the drifted type, named).
