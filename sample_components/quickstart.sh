@@ -25,7 +25,8 @@ flowctl-host run sample_components/dist/ttp_processor.wasm \
     --output reports/ttp-output.jsonl --errors reports/ttp-errors.jsonl --summary
 echo "outputs: reports/ttp-output.jsonl ($(wc -l < reports/ttp-output.jsonl) events); errors: reports/ttp-errors.jsonl"
 
-python -m pytest -p no:cacheprovider -q \
+# (this repository's pytest settings name pytest-timeout, a dev tool the main job does not install)
+python -m pytest -p no:cacheprovider -q -W "ignore::pytest.PytestConfigWarning" \
     --component sample_components/dist/ttp_processor.wasm \
     --component-config fixtures/configs/ttp.json \
     --conformance-level marketplace \
