@@ -37,6 +37,7 @@ class Category(StrEnum):
     DETERMINISM = "determinism"
     THROUGHPUT = "throughput"
     GOLDEN = "golden"
+    SECRETS = "secret-hygiene"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,10 @@ CHECKS: tuple[Check, ...] = (
     Check("LIFE-008", "a fresh instance can be initialized again with the same config",
           C.LIFECYCLE, S, "hosts recycle instances after traps and re-initialize them",
           "keep no state outside the instance; make initialize idempotent"),
+    Check("LIFE-009", "validate-config, get-info and health-check change no later answer",
+          C.LIFECYCLE, S, "hosts validate configs and poll health between events",
+          "keep lifecycle calls free of side effects: validate into a local, never into the "
+          "live config"),
     Check("ERR-001", "no well-typed input makes the component trap", C.ERRORS, B,
           "a trap costs the host an instance and the event a typed answer",
           "catch every failure and map it to a processor-error case"),
@@ -120,6 +125,9 @@ CHECKS: tuple[Check, ...] = (
           "stack exhaustion is a trap", "make recursion iterative or bounded"),
     Check("LIM-005", "the host enforces every limit on this component", C.LIMITS, S,
           "host regression: limits hold on every call", "fix the host"),
+    Check("LIM-006", "memory does not grow with the number of events processed", C.LIMITS, S,
+          "pipelines run for weeks on one instance", "free what each event allocates; bound "
+          "every cache, history and seen-set"),
     Check("OUT-001", "output event types are among the declared output-event-types",
           C.OUTPUT, B, "routing uses the declared types", "declare or stop emitting the type"),
     Check("OUT-002", "output event ids are unique", C.OUTPUT, B,
@@ -131,12 +139,23 @@ CHECKS: tuple[Check, ...] = (
     Check("DET-001", "two fresh instances give identical output for the same input",
           C.DETERMINISM, S, "replays and certification need reproducible output",
           "do not depend on time, randomness or instance history"),
+    Check("HIST-001", "an event's answer does not depend on what the instance processed before",
+          C.DETERMINISM, S, "hosts recycle, reorder and replay; one instance serves many events",
+          "derive outputs from the event and the config only; keep state in granted "
+          "capabilities (database, key-value), not in module globals"),
     Check("PERF-001", "throughput of single calls meets the threshold", C.THROUGHPUT, M,
           "marketplace listings promise a rate", "profile and reduce work per event"),
     Check("PERF-002", "throughput and p99 latency of batch calls meet the thresholds",
           C.THROUGHPUT, M, "pipelines batch by default", "profile and reduce work per event"),
     Check("GOLD-001", "author-supplied golden input produces the expected output", C.GOLDEN,
           None, "authors pin their behaviour", "update the golden files or fix the component"),
+    Check("SEC-001", "config values the schema marks secret never appear in logs, metrics, "
+          "outputs or errors", C.SECRETS, S,
+          "logs and metrics are shipped to places secrets must not go",
+          "never log or emit a writeOnly / format: password config value, not even encoded"),
+    Check("SEC-002", "config fields with secret-looking names are marked secret", C.SECRETS,
+          None, "hosts and reviewers treat only marked fields as secrets",
+          'mark them "writeOnly": true (or "format": "password") in configuration-schema'),
 )  # fmt: skip
 
 BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}

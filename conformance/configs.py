@@ -79,31 +79,40 @@ def valid_configs(schema: dict[str, Any] | None, n: int) -> tuple[list[str], str
 def _mutations(value: Any) -> list[Any]:
     if not isinstance(value, dict):
         return []
-    out = []
+    out: list[Any] = []
     for key in value:
+        out.append({k: v for k, v in value.items() if k != key})  # one property missing
         for other in _OTHER_TYPES:
             if type(other) is not type(value[key]):
                 out.append({**value, key: other})
+    out.append({**value, "conformance_unknown_property": 1})
     return out
 
 
-def invalid_configs(schema: dict[str, Any] | None, n: int) -> list[str]:
-    """Configs ``schema`` rejects: non-JSON texts, then up to ``n`` generated JSON values."""
+def invalid_configs(schema: dict[str, Any] | None, n: int) -> tuple[list[str], str | None]:
+    """Configs ``schema`` rejects, and why no JSON ones could be generated (if so).
+
+    First the non-JSON texts, then the most telling JSON ones -- valid examples with one property
+    of another JSON type (or missing) -- then other JSON types, then up to ``n`` random JSON
+    values; each kept only if the schema really rejects it.
+    """
     configs = list(NOT_JSON)
-    if schema is None or n < 1:
-        if schema is not None:
-            validator = _validator(schema)
-            configs += [json.dumps(v) for v in _OTHER_TYPES if not validator.is_valid(v)][:3]
-        return configs
-    validator = _validator(schema)
-    candidates = list(_OTHER_TYPES)
-    try:  # the most telling first: valid examples with one property of another JSON type
+    if schema is None:
+        return configs, None
+    try:
+        validator = _validator(schema)
+    except Exception as exc:  # not a JSON Schema: LIFE-001 says so
+        return configs, f"the configuration-schema is not usable: {exc}"[:300]
+    candidates: list[Any] = []
+    problem = None
+    try:  # the most telling first: valid examples with one property changed or missing
         from hypothesis_jsonschema import from_schema
 
-        for value in draw(from_schema(schema), max(1, n // 5)):
+        for value in draw(from_schema(schema), max(2, n // 5)):
             candidates += _mutations(value)
-    except Exception:  # noqa: S110 - no valid examples to mutate: the other candidates remain
-        pass
+    except Exception as exc:  # no valid examples to mutate: the other candidates remain
+        problem = f"cannot generate configs from the schema: {type(exc).__name__}: {exc}"[:300]
+    candidates += list(_OTHER_TYPES)
     candidates += draw(JSON_VALUES, n)
     seen = set(configs)
     for value in candidates:
@@ -111,4 +120,56 @@ def invalid_configs(schema: dict[str, Any] | None, n: int) -> list[str]:
         if text not in seen and not validator.is_valid(value):
             seen.add(text)
             configs.append(text)
-    return configs[: len(NOT_JSON) + n]
+    return configs[: len(NOT_JSON) + max(n, 1)], problem
+
+
+def candidates_from_schema(schema: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """Configs a component's own schema suggests, as (where from, JSON text), best first.
+
+    The schema's top-level ``examples``, then an object of the properties' ``default`` values
+    (a required property without a default takes the first of its ``examples``), then ``{}``.
+    What the schema rejects is left out.  Used when no ``--component-config`` is given.
+    """
+    out: list[tuple[str, str]] = []
+    if isinstance(schema, dict):
+        examples = schema.get("examples")
+        for i, example in enumerate(examples if isinstance(examples, list) else []):
+            out.append((f"configuration-schema examples[{i}]", json.dumps(example)))
+        props = schema.get("properties")
+        props = props if isinstance(props, dict) else {}
+        required = schema.get("required")
+        required = [r for r in required if isinstance(r, str)] if isinstance(required, list) else []
+        built: dict[str, Any] = {}
+        for name, prop in props.items():
+            if not isinstance(prop, dict):
+                continue
+            if "default" in prop:
+                built[name] = prop["default"]
+            elif name in required and isinstance(prop.get("examples"), list) and prop["examples"]:
+                built[name] = prop["examples"][0]
+        if built:
+            out.append(("configuration-schema defaults", json.dumps(built)))
+    out.append(("{}", "{}"))
+    unique: dict[str, tuple[str, str]] = {}
+    for source, text in out:
+        unique.setdefault(text, (source, text))
+    if not isinstance(schema, dict):
+        return list(unique.values())
+    try:
+        validator = _validator(schema)
+        return [(src, txt) for src, txt in unique.values() if validator.is_valid(json.loads(txt))]
+    except Exception:  # not a JSON Schema (LIFE-001 says so): try them all
+        return list(unique.values())
+
+
+def missing_required(schema: dict[str, Any] | None) -> list[str]:
+    """Required properties of ``schema`` that have neither a ``default`` nor ``examples``."""
+    if not isinstance(schema, dict) or not isinstance(schema.get("required"), list):
+        return []
+    props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    missing = []
+    for name in schema["required"]:
+        prop = props.get(name) if isinstance(props, dict) else None
+        if not isinstance(prop, dict) or ("default" not in prop and not prop.get("examples")):
+            missing.append(str(name))
+    return missing

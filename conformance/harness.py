@@ -1,29 +1,38 @@
 """The component under test, and how the suite runs it on real services.
 
-:class:`ComponentUnderTest` loads and inspects the component once per session and opens fresh
+:class:`ComponentUnderTest` loads and inspects the component once per process and opens fresh
 instances the way a pipeline would (:func:`reference_host.host.capabilities_from_policy`), with
 the certification policy wired to the real services of the run: a granted database gets a fresh
 schema on the run's PostgreSQL and a role limited to the policy's tables and operations; a granted
-key-value store gets its own Redis DB index; a granted HTTP client may reach the run's local
-fixture server.  No pytest here: the suite's fixtures and tests are thin layers over this module.
+key-value store gets a namespace of its own on the run's Redis; a granted HTTP client may reach
+the run's local fixture server.  That schema and namespace are the component's
+:class:`ExternalState`: several instances can share one (a recycled instance meets what its
+predecessor left) and it can be reset between passes.  Every instance is an
+:class:`~conformance.observe.ObservedInstance`: its traps go into the run's ledger.  No pytest
+here: the suite's fixtures and tests are thin layers over this module.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from conformance.configs import candidates_from_schema, missing_required
+from conformance.http_fixture import FixtureServer
+from conformance.inputs import parse_schema
+from conformance.observe import ObservedInstance, TrapLedger
+from conformance.outcomes import NotAssessable, outcome
 from conformance.settings import SuiteSettings, load_json_object
 from reference_host import errors
 from reference_host import interfaces as names
@@ -31,7 +40,6 @@ from reference_host import types as t
 from reference_host.engine import EngineConfig, HostEngine, LoadedComponent, default_cache_dir
 from reference_host.host import GrantedCapabilities, capabilities_from_policy, limits_from_policy
 from reference_host.inspect import ComponentReport, inspect_component
-from reference_host.jsonform import event_from_json
 from reference_host.limits import ResourceLimits
 from reference_host.policy import Policy, load_policy, policy_from_mapping
 from reference_host.processor import ProcessorInstance
@@ -48,118 +56,11 @@ SERVICE_HINT = (
 _PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
 
 
-class NotAssessable(Exception):
-    """A check cannot observe the component (the host refuses it, a service is missing...)."""
-
-
-def fixtures_dir() -> Path:
-    """The packaged fixture data (wheel: ``conformance/_fixtures``; checkout: ``fixtures/``)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_fixtures", here.parent / "fixtures"):
-        if (candidate / "events").is_dir():
-            return candidate
-    raise FileNotFoundError("conformance fixtures are missing; reinstall flowctl-conformance")
-
-
-def load_events(path: Path) -> list[t.Event]:
-    """Events of a JSONL file; a bad line is an error naming file, line and problem."""
-    out = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            out.append(event_from_json(json.loads(line)))
-        except (ValueError, errors.FlowctlHostError) as exc:
-            raise ValueError(f"{path}:{number}: not a flowctl event in JSON form: {exc}") from exc
-    return out
-
-
-# ---------------------------------------------------------------------- outcomes of one call
-
-
-@dataclass(frozen=True)
-class CallOutcome:
-    """What one call gave: ``ok`` (value), ``err`` (case, value), ``trap`` or ``limit``."""
-
-    kind: str  # ok | err | trap | limit
-    value: Any = None
-    case: str = ""
-    error: BaseException | None = None
-
-    def __str__(self) -> str:
-        if self.kind == "ok":
-            n = f"{len(self.value)} events" if isinstance(self.value, list) else repr(self.value)
-            return f"ok({n})"
-        if self.kind == "err":
-            return f"err({self.case}: {str(self.value)[:120]!r})"
-        assert self.error is not None
-        return f"{self.kind}: {type(self.error).__name__}: {first_line(self.error)}"
-
-
-LIMIT_ERRORS = (
-    errors.CallTimeoutError, errors.OutOfFuelError, errors.StackExhaustedError,
-    errors.MemoryLimitError, errors.OutputLimitError,
-)  # fmt: skip
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message."""
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
-
-
-def outcome(call: Callable[[], Any]) -> CallOutcome:
-    """Run ``call``; classify typed errors, traps and limit stops instead of raising."""
-    try:
-        value = call()
-    except errors.ProcessorErrorResult as exc:
-        return CallOutcome("err", getattr(exc.error, "value", None), str(exc.error.case), exc)
-    except LIMIT_ERRORS as exc:
-        return CallOutcome("limit", error=exc)
-    except errors.GuestTrap as exc:
-        return CallOutcome("trap", error=exc)
-    if isinstance(value, t.Err):
-        return CallOutcome("err", getattr(value.error, "value", None), str(value.error.case))
-    if isinstance(value, t.Ok):
-        value = value.value
-    return CallOutcome("ok", value)
+class ConfigRefusedError(Exception):
+    """No configuration the suite could find is accepted by the component's initialize."""
 
 
 # ---------------------------------------------------------------------- services
-
-
-class _FixtureHandler(BaseHTTPRequestHandler):
-    server: _FixtureServer
-
-    def _answer(self) -> None:
-        self.server.hits.append(f"{self.command} {self.path}")
-        route = self.server.routes.get(f"{self.command} {self.path.split('?')[0]}")
-        status, body, headers = 404, b'{"error": "no such fixture route"}', {}
-        if isinstance(route, dict):
-            status = int(route.get("status", 200))
-            raw = route.get("body", "")
-            body = (raw if isinstance(raw, str) else json.dumps(raw)).encode()
-            headers = dict(route.get("headers", {}))
-        self.send_response(status)
-        headers.setdefault("Content-Type", "application/json")
-        for key, value in headers.items():
-            self.send_header(key, str(value))
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _answer
-
-    def log_message(self, *_args: Any) -> None:
-        """Stay quiet."""
-
-
-class _FixtureServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, routes: dict[str, Any]) -> None:
-        super().__init__(("127.0.0.1", 0), _FixtureHandler)
-        self.routes = routes
-        self.hits: list[str] = []
 
 
 class Services:
@@ -175,7 +76,7 @@ class Services:
         self._lock = threading.Lock()
         self._started: dict[str, Any] = {}
         self._failed: dict[str, str] = {}
-        self.http_server: _FixtureServer | None = None
+        self.http_server: FixtureServer | None = None
 
     def _get(self, kind: str, start: Callable[[], Any]) -> Any:
         from conformance.services import ServiceUnavailableError
@@ -220,10 +121,8 @@ class Services:
         with self._lock:
             if self.http_server is None:
                 routes = load_json_object("--conformance-http-fixture", self._http_fixture)
-                self.http_server = _FixtureServer(routes)
-                threading.Thread(target=self.http_server.serve_forever, daemon=True).start()
-            host, port = self.http_server.server_address[:2]
-            return f"{host!s}:{port}"
+                self.http_server = FixtureServer(routes).start()
+            return self.http_server.origin
 
     def close(self) -> None:
         """Stop everything this run started."""
@@ -232,40 +131,89 @@ class Services:
                 svc.close()
             self._started.clear()
             if self.http_server is not None:
-                self.http_server.shutdown()
-                self.http_server.server_close()
+                self.http_server.stop()
                 self.http_server = None
 
 
-# ---------------------------------------------------------------------- the component
+# ---------------------------------------------------------------------- state and instances
+
+
+@dataclass
+class ExternalState:
+    """What a component keeps outside its instance: its database schema, its key-value space.
+
+    Empty (nothing to keep) when the policy grants neither.  :meth:`reset` brings both back to
+    how the run made them (the schema re-created from ``--conformance-db-setup``, the namespace
+    emptied), so a pass over the workload can start again from the same state.
+    """
+
+    database_url: str | None = None
+    key_value_url: str | None = None
+    key_value_namespace: str | None = None
+    _resets: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def reset(self) -> None:
+        """Back to the state the run started this one in."""
+        for reset in self._resets:
+            reset()
 
 
 @dataclass
 class Running:
-    """One fresh instance and what was linked into it."""
+    """One fresh instance, what was linked into it, and the external state it works on."""
 
-    instance: ProcessorInstance
+    instance: ObservedInstance
     granted: GrantedCapabilities
     policy: Policy
     config: str
+    state: ExternalState
 
     def denials(self) -> list[Any]:
         """Every call the linked capabilities refused, in order per capability."""
         return [d for cap in self.granted.others for d in getattr(cap, "denials", [])]
 
 
+@dataclass(frozen=True)
+class ConfigChoice:
+    """The processor configuration of the run and where it came from.
+
+    ``derived``: found by trying what the component's schema suggests (the controlling process
+    does that once and hands the result to xdist workers); otherwise it was given (a file, the
+    policy) and every process reads it itself.
+    """
+
+    text: str
+    source: str
+    tried: tuple[str, ...] = ()
+    derived: bool = False
+
+
 @dataclass
 class ComponentUnderTest:
-    """The component of the run: loaded, inspected, and opened on demand."""
+    """The component of the run: loaded (its bytes hashed), inspected, opened on demand.
+
+    ``component_path`` is the private copy the run works on (default: the file of the settings);
+    when ``expected_sha256`` is given the loaded bytes must have that digest.  ``config`` is the
+    run's configuration when it was already chosen (by the controlling process).
+    """
 
     settings: SuiteSettings
     services: Services
     cache_dir: Path | None = field(default_factory=lambda: default_cache_dir(os.environ))
+    component_path: Path | None = None
+    expected_sha256: str | None = None
+    config: ConfigChoice | None = None
+    ledger: TrapLedger = field(default_factory=TrapLedger)
 
     def __post_init__(self) -> None:
-        self.path = self.settings.component
+        self.path = self.component_path or self.settings.component
         self.host = HostEngine(self._engine_config(), cache_dir=self.cache_dir)
-        self.loaded: LoadedComponent = self.host.load(self.path)
+        self.loaded: LoadedComponent = self.host.load(self.path, verify=True)
+        if self.expected_sha256 is not None and self.loaded.sha256 != self.expected_sha256:
+            raise errors.ComponentLoadError(
+                f"{self.path} changed during the run (sha256 {self.loaded.sha256[:12]}, the run "
+                f"started with {self.expected_sha256[:12]}); start the run again"
+            )
         self.report: ComponentReport = inspect_component(self.host.engine, self.loaded.component)
 
     def _engine_config(self) -> EngineConfig:
@@ -273,7 +221,7 @@ class ComponentUnderTest:
         base = self.base_policy if self.settings.policy is not None else Policy()
         return EngineConfig(fuel=True, max_wasm_stack=base.max_wasm_stack)
 
-    # ------------------------------------------------------------------ policy
+    # ------------------------------------------------------------------ policy and config
 
     @cached_property
     def base_policy(self) -> Policy:
@@ -305,17 +253,75 @@ class ComponentUnderTest:
         return text.replace(HTTP_PLACEHOLDER, origin)
 
     @cached_property
+    def config_choice(self) -> ConfigChoice:
+        """The configuration the suite initializes with (see :meth:`choose_config`)."""
+        return self.config or self.choose_config()
+
+    @property
     def processor_config(self) -> str:
         """The processor configuration text the suite initializes with."""
+        return self.config_choice.text
+
+    def canonical_config(self) -> str:
+        """The configuration as the same text on every run (for its digest).
+
+        This run's fixture-server address is put back as ``${CONFORMANCE_HTTP}``.
+        """
+        text = self.processor_config
+        server = self.services.http_server
+        return text.replace(server.origin, HTTP_PLACEHOLDER) if server is not None else text
+
+    def choose_config(self) -> ConfigChoice:
+        """The run's configuration: given, or the first suggested one initialize accepts.
+
+        ``--component-config``, else the policy's, else the first config the component's
+        ``configuration-schema`` suggests (examples, defaults, ``{}``) that initialize accepts.
+
+        Raises :class:`ConfigRefusedError` naming what was tried and the fields the schema
+        requires without suggesting a value.
+        """
         src = self.settings.component_config
-        if src is None:
-            text = self.base_policy.processor_config if self.settings.policy else "{}"
-        elif src.path.suffix.lower() == ".json" and src.processor_id is None:
-            text = src.path.read_text(encoding="utf-8")
-            json.loads(text)  # a JSON error here names the file through the fixture
-        else:
-            return self._load(src.path, src.processor_id).processor_config
-        return self._with_http_origin(text, src.path if src else "the policy's processor_config")
+        if src is not None:
+            if src.path.suffix.lower() == ".json" and src.processor_id is None:
+                text = src.path.read_text(encoding="utf-8")
+                json.loads(text)  # a JSON error here names the file through the fixture
+                return ConfigChoice(
+                    self._with_http_origin(text, src.path), f"--component-config {src}"
+                )
+            return ConfigChoice(
+                self._load(src.path, src.processor_id).processor_config,
+                f"--component-config {src}",
+            )
+        if self.settings.policy is not None:
+            text = self._with_http_origin(self.base_policy.processor_config, self.settings.policy)
+            return ConfigChoice(
+                text, f"processor_config of --conformance-policy {self.settings.policy}"
+            )
+        schema = parse_schema(self.info.configuration_schema)
+        tried: list[str] = []
+        for source, text in candidates_from_schema(schema):
+            with self.running(initialize=False, config=text) as run:
+                got = outcome(functools.partial(run.instance.initialize, text))
+            if got.kind == "ok":
+                return ConfigChoice(text, source, tuple(tried), derived=True)
+            tried.append(f"{source} {text[:120]} -> {got}")
+        missing = missing_required(schema)
+        fields = (
+            f"; the schema requires {', '.join(missing)} without a default or example"
+            if missing
+            else ""
+        )
+        what = (
+            f"initialize refused every configuration the suite could derive from the component's "
+            f"configuration-schema ({'; '.join(tried)})"
+            if tried
+            else "the component's configuration-schema suggests no configuration it accepts "
+            "itself (no `examples`, and its defaults do not satisfy it)"
+        )
+        raise ConfigRefusedError(
+            f"no configuration to certify with: {what}{fields}. Give one with --component-config "
+            "FILE.json (or add `examples` to the configuration-schema)"
+        )
 
     @cached_property
     def known_declared(self) -> list[str]:
@@ -339,7 +345,7 @@ class ComponentUnderTest:
         caps["database"]["connection_string"] = "postgresql://get-info@127.0.0.1:9/none"
         caps["key_value"]["backend"] = "memory"
         policy = Policy.model_validate(data)
-        with self._open(policy, self.limits_of(policy)) as run:
+        with self._open(policy, self.limits_of(policy), ExternalState()) as run:
             got = outcome(run.instance.get_info)
         if got.kind != "ok":
             raise NotAssessable(f"get-info failed: {got}")
@@ -353,32 +359,32 @@ class ComponentUnderTest:
             limits = dataclasses.replace(limits, max_fuel=CERTIFICATION_FUEL)
         return limits
 
-    def run_policy(self, stack: contextlib.ExitStack, **overrides: Any) -> Policy:
-        """The certification policy for one instance, wired to this run's real services."""
-        policy = self.base_policy
-        data = policy.model_dump()
-        data.update(overrides)
-        caps = data["capabilities"]
-        imported = set(self.report.flowctl_imports)
-        if policy.capabilities.database.enabled and names.DATABASE in imported:
-            caps["database"]["connection_string"] = self._database_url(stack, policy)
-        if policy.capabilities.key_value.enabled and names.KEY_VALUE in imported:
-            space = stack.enter_context(self.services.redis().isolated_namespace("conf"))
-            caps["key_value"].update(backend="redis", url=space.url)
-        data["processor_config"] = self.processor_config
-        return Policy.model_validate(data)
+    # ------------------------------------------------------------------ external state
 
-    def _database_url(self, stack: contextlib.ExitStack, policy: Policy) -> str:
-        from psycopg import sql
+    @contextlib.contextmanager
+    def external_state(self) -> Iterator[ExternalState]:
+        """A fresh schema / namespace for what the policy grants and the component imports."""
+        policy, imported = self.base_policy, set(self.report.flowctl_imports)
+        state = ExternalState()
+        with contextlib.ExitStack() as stack:
+            if policy.capabilities.database.enabled and names.DATABASE in imported:
+                self._database(stack, state, policy)
+            if policy.capabilities.key_value.enabled and names.KEY_VALUE in imported:
+                space = stack.enter_context(self.services.redis().isolated_namespace("conf"))
+                state.key_value_url, state.key_value_namespace = space.url, space.namespace
+                state._resets.append(space.clear)
+            yield state
 
+    def _database(self, stack: contextlib.ExitStack, state: ExternalState, policy: Policy) -> None:
         pg = self.services.postgres()
         schema = stack.enter_context(pg.isolated_schema("conf"))
-        if self.settings.db_setup is not None:
-            setup = self.settings.db_setup.read_text(encoding="utf-8")
-            pg.execute(
-                sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema.name)),
-                setup.encode(),
-            )
+        setup = (
+            [self.settings.db_setup.read_text(encoding="utf-8").encode()]
+            if self.settings.db_setup is not None
+            else []
+        )
+        if setup:
+            schema.reset(*setup)
         with pg.endpoint.connect() as conn:
             present = {
                 row[0]
@@ -392,13 +398,31 @@ class ComponentUnderTest:
         tables = sorted(set(wanted) & present)
         privileges = [p for p in db.allowed_operations if p in _PRIVILEGES] or ["SELECT"]
         role, password = schema.create_restricted_role(tables, privileges)
-        url: str = schema.role_endpoint(role, password).url
-        return url
+        state.database_url = schema.role_endpoint(role, password).url
+        state._resets.append(lambda: schema.reset(*setup))
+
+    def run_policy(
+        self, state: ExternalState, config: str | None = None, **overrides: Any
+    ) -> Policy:
+        """The certification policy for one instance, wired to ``state``'s real services."""
+        data = self.base_policy.model_dump()
+        data.update(overrides)
+        caps = data["capabilities"]
+        if state.database_url is not None:
+            caps["database"]["connection_string"] = state.database_url
+        if state.key_value_url is not None:
+            caps["key_value"].update(
+                backend="redis", url=state.key_value_url, namespace=state.key_value_namespace
+            )
+        data["processor_config"] = self.processor_config if config is None else config
+        return Policy.model_validate(data)
 
     # ------------------------------------------------------------------ instances
 
     @contextlib.contextmanager
-    def _open(self, policy: Policy, limits: ResourceLimits) -> Iterator[Running]:
+    def _open(
+        self, policy: Policy, limits: ResourceLimits, state: ExternalState, *, probing: bool = False
+    ) -> Iterator[Running]:
         granted = capabilities_from_policy(
             policy, self.path.stem, frozenset(self.report.flowctl_imports)
         )
@@ -417,20 +441,36 @@ class ComponentUnderTest:
             for cap in granted.all():
                 cap.close()
             raise NotAssessable(f"the reference host refuses the component: {exc}") from exc
+        observed = ObservedInstance(instance, None if probing else self.ledger)
         try:
-            yield Running(instance, granted, policy, policy.processor_config)
+            yield Running(observed, granted, policy, policy.processor_config, state)
         finally:
             instance.close()
 
     @contextlib.contextmanager
-    def running(self, *, initialize: bool = True, **overrides: Any) -> Iterator[Running]:
+    def running(
+        self,
+        *,
+        initialize: bool = True,
+        state: ExternalState | None = None,
+        config: str | None = None,
+        probing: bool = False,
+        **overrides: Any,
+    ) -> Iterator[Running]:
         """Open a fresh instance under the certification policy, initialized unless asked not to.
 
-        ``overrides`` are policy keys such as ``execution_timeout`` or ``max_memory_pages``.
+        ``state``: the external state to work on (default: a fresh one for this instance).
+        ``config``: another configuration than the run's.  ``probing``: the caller provokes
+        limit stops on purpose, keep them out of the trap ledger.  ``overrides`` are policy keys
+        such as ``execution_timeout`` or ``max_memory_pages``.
         """
         with contextlib.ExitStack() as stack:
-            policy = self.run_policy(stack, **overrides)
-            run = stack.enter_context(self._open(policy, self.limits_of(policy)))
+            if state is None:
+                state = stack.enter_context(self.external_state())
+            policy = self.run_policy(state, config, **overrides)
+            run = stack.enter_context(
+                self._open(policy, self.limits_of(policy), state, probing=probing)
+            )
             if initialize:
                 got = outcome(lambda: run.instance.initialize(run.config))
                 if got.kind != "ok":

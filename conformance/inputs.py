@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conformance.harness import fixtures_dir, load_events
+from conformance.data import fixtures_dir, load_events
 from reference_host import types as t
 
 WORKLOAD_FILES = ("ttp_transactions.jsonl", "token_transfers.jsonl", "non_transaction.jsonl")
 MALFORMED_FILE = "ttp_malformed.jsonl"
+#: The same events with every operation body repaired (same ids, same metadata): ERR-002 compares.
+TWINS_FILE = "ttp_malformed_twins.jsonl"
 #: Events per workload (the fixtures hold ~130; the checks run the workload several times).
 MAX_WORKLOAD = 80
 
@@ -32,6 +34,23 @@ class Inputs:
     workload: tuple[t.Event, ...]
     unsupported: tuple[t.Event, ...]
     malformed: tuple[t.Event, ...]
+    twins: tuple[t.Event, ...] = ()
+
+    def twin_of(self, event: t.Event) -> t.Event | None:
+        """The repaired twin of a malformed event (same id), if there is one."""
+        return next((e for e in self.twins if e.id == event.id), None)
+
+    def spread(self, n: int) -> tuple[t.Event, ...]:
+        """Up to ``n`` workload and unsupported events: one of each event type first."""
+        types: set[t.EventType] = set()
+        chosen: dict[str, t.Event] = {}
+        for event in (*self.workload, *self.unsupported):
+            if event.event_type not in types:
+                types.add(event.event_type)
+                chosen.setdefault(event.id, event)
+        for event in self.sample(n):
+            chosen.setdefault(event.id, event)
+        return tuple(chosen.values())[:n]
 
     def sample(self, n: int) -> tuple[t.Event, ...]:
         """Up to ``n`` workload events, spread over the workload."""
@@ -74,10 +93,10 @@ def inputs_for(info: t.ProcessorInfo, event_files: Sequence[Path] = ()) -> Input
     unsupported += [
         _generic(et, i) for i, et in enumerate(t.EventType) if et not in supported | seen
     ]
-    malformed = (
-        load_events(events_dir / MALFORMED_FILE) if t.EventType.TRANSACTION in supported else []
-    )
-    return Inputs(tuple(workload), tuple(unsupported), tuple(malformed))
+    transactions = t.EventType.TRANSACTION in supported
+    malformed = load_events(events_dir / MALFORMED_FILE) if transactions else []
+    twins = load_events(events_dir / TWINS_FILE) if transactions else []
+    return Inputs(tuple(workload), tuple(unsupported), tuple(malformed), tuple(twins))
 
 
 def parse_schema(text: str | None) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
@@ -82,7 +82,9 @@ OPTIONS = (
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the options (each with its ini twin)."""
     group = parser.getgroup("flowctl-conformance", "flowctl component conformance")
+    kind: Literal["linelist", "string"]
     for opt in OPTIONS:
+        kind = "linelist" if opt.multiple else "string"
         group.addoption(
             opt.flag,
             dest=opt.dest,
@@ -94,7 +96,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(
             opt.ini,
             f"[flowctl-conformance] {opt.help}",
-            type="linelist" if opt.multiple else "string",
+            type=kind,
             default=[] if opt.multiple else "",
         )
 
@@ -177,7 +179,8 @@ def _inside(path: Path, root: Path) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     """Resolve settings and add the suite when ``--component`` is given.
 
-    Registers the fixtures and, on the controlling process, the result recorder.
+    Registers the fixtures and, on the controlling process, the run's start (snapshot and
+    configuration, :mod:`conformance.start`) and the result recorder.
     """
     settings = resolve_settings(config)
     if settings is None:
@@ -198,6 +201,17 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(
             recorder.Recorder(settings, config), "flowctl-conformance-recorder"
         )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Unregister what :func:`pytest_configure` registered (the controller drops its copy)."""
+    for name in ("flowctl-conformance-recorder", "flowctl-conformance-fixtures"):
+        plugin = config.pluginmanager.get_plugin(name)
+        if plugin is not None:
+            close = getattr(plugin, "close", None)
+            if callable(close):
+                close()
+            config.pluginmanager.unregister(plugin)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:

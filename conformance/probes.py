@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from conformance.harness import Services, fixtures_dir
+from conformance.data import fixtures_dir
+from conformance.harness import Services
 from reference_host import types as t
 from reference_host.capabilities.base import HostContext
 from reference_host.limits import CallBudget, ResourceLimits

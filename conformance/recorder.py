@@ -1,15 +1,16 @@
-"""Collects check outcomes from test reports, decides, writes the result, sets the exit status.
+"""Starts the run, collects check outcomes, decides, writes the result, sets the exit status.
 
-Registered on the controlling process only (the xdist controller, or a plain run): test reports
-from workers arrive here with their ``user_properties``, which carry the check id
-(``conformance.check``), measurements (``conformance.measure``) and facts about the component
-and services (``conformance.component``, ``conformance.services``).
+Registered on the controlling process only (the xdist controller, or a plain run).  At session
+start it fixes the component and its configuration (:func:`conformance.start.begin`) and hands
+both to xdist workers; test reports from workers arrive here with their ``user_properties``,
+which carry the check id (``conformance.check``), measurements (``conformance.measure``), facts
+about the component and services (``conformance.component``, ``conformance.services``) and what
+the worker found wrong with the run's integrity (``conformance.integrity``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import importlib.metadata
 import platform
 from collections import defaultdict
@@ -26,11 +27,16 @@ from conformance.results import (
     decide,
 )
 from conformance.settings import SuiteSettings
+from conformance.start import RunStart
 
 CHECK_PROP = "conformance.check"
 MEASURE_PROP = "conformance.measure"
 COMPONENT_PROP = "conformance.component"
 SERVICES_PROP = "conformance.services"
+INTEGRITY_PROP = "conformance.integrity"
+#: ``workerinput`` key of the run's start (a :class:`RunStart` as JSON).
+START_KEY = "flowctl_conformance_start"
+START_STASH = pytest.StashKey[RunStart]()
 
 
 def _version(dist: str) -> str | None:
@@ -38,6 +44,11 @@ def _version(dist: str) -> str | None:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
         return None
+
+
+def suite_version() -> str | None:
+    """The installed flowctl-conformance version."""
+    return _version("flowctl-conformance")
 
 
 def _message(report: pytest.TestReport) -> str:
@@ -55,14 +66,45 @@ class Recorder:
     def __init__(self, settings: SuiteSettings, config: pytest.Config) -> None:
         self.settings = settings
         self.config = config
+        self.start: RunStart | None = None
         self.records: dict[str, list[TestRecord]] = defaultdict(list)
         self.measurements: dict[str, dict[str, Any]] = defaultdict(dict)
         self.component_facts: dict[str, Any] = {}
         self.services: dict[str, str] = {}
+        self.violations: set[str] = set()
         self.other_failures: list[str] = []
         self.started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         self.result: RunResult | None = None
         self.report_path: Path | None = None
+
+    # ------------------------------------------------------------------ the start
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Snapshot the component and choose its configuration before anything runs."""
+        from conformance.start import begin
+
+        self.start = begin(self.settings)
+        session.config.stash[START_STASH] = self.start
+        if self.start.error is not None:  # stop before any check runs, with one error
+            self._finish()
+            summary = self.result.summary(str(self.report_path)) if self.result else ""
+            raise pytest.UsageError(f"flowctl-conformance: {self.start.error}\n{summary}")
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """Give each xdist worker the run's start."""
+        if self.start is not None:
+            node.workerinput[START_KEY] = self.start.to_json()
+
+    def close(self) -> None:
+        """Remove the private copy of the component (at unconfigure)."""
+        from conformance.start import discard
+
+        if self.start is not None:
+            discard(self.start)
+
+    # ------------------------------------------------------------------ reports
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Record what a test phase says about its check."""
@@ -76,6 +118,8 @@ class Recorder:
                 self.component_facts.update(value)
             elif key == SERVICES_PROP:
                 self.services.update(value)
+            elif key == INTEGRITY_PROP:
+                self.violations.update(value)
         check = props.get(CHECK_PROP)
         if check is None:
             if report.failed:
@@ -100,22 +144,17 @@ class Recorder:
             TestRecord(report.nodeid, outcome, message, float(report.duration))
         )
 
+    # ------------------------------------------------------------------ the result
+
     def _component(self) -> dict[str, Any]:
-        path = self.settings.component
-        data = path.read_bytes()
-        out: dict[str, Any] = {
-            "file": path.name,
-            "path": str(path),
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "size": len(data),
-        }
+        out = self.start.component() if self.start is not None else {}
         out.update(self.component_facts)
         return out
 
     def _environment(self) -> dict[str, Any]:
         workers = getattr(self.config.option, "numprocesses", None)
         return {
-            "flowctl_conformance": _version("flowctl-conformance"),
+            "flowctl_conformance": suite_version(),
             "wasmtime": _version("wasmtime"),
             "python": platform.python_version(),
             "platform": platform.platform(),
@@ -128,11 +167,13 @@ class Recorder:
             },
         }
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """Decide, write the result file, and make the exit status the verdict."""
+    def _finish(self) -> None:
+        from conformance.integrity import audit_plugins, tampered
         from conformance.reporting import json_report
 
+        facts, violations = audit_plugins(self.config.pluginmanager)
+        violations += tampered()
+        start = self.start
         checks = decide(self.settings.level, self.records, self.measurements, self.settings.waivers)
         self.result = RunResult(
             component=self._component(),
@@ -142,11 +183,22 @@ class Recorder:
             started=self.started,
             finished=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             other_failures=self.other_failures,
+            earned_under=start.earned_under if start else {},
+            caps=start.caps if start else [],
+            violations=sorted(self.violations | set(violations)),
+            integrity=facts,
+            start_error=start.error if start else "the run did not start",
         )
         self.report_path = json_report.write(self.result, self.settings.report_dir)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Decide, write the result file, and make the exit status the verdict."""
+        self._finish()
+        assert self.result is not None
         if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
                           pytest.ExitCode.NO_TESTS_COLLECTED):  # fmt: skip
-            ok = self.result.certified and not self.other_failures
+            ok = self.result.certified
             session.exitstatus = pytest.ExitCode.OK if ok else pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -161,5 +213,10 @@ class Recorder:
                 tr.write_line(f"  {r.check.id} {r.outcome.value}: {first}")
         if not_run:
             tr.write_line(f"  mandatory checks that did not run: {' '.join(not_run)}")
+        for violation in self.result.violations:
+            tr.write_line(f"  integrity: {violation}")
+        if self.settings.level.value == "marketplace":
+            for cap in self.result.caps:
+                tr.write_line(f"  capped at standard: {cap['setting']} = {cap['value']}")
         line = self.result.summary(str(self.report_path or ""))
         tr.write_line(line, green=self.result.certified, red=not self.result.certified, bold=True)

@@ -109,9 +109,42 @@ def decide(
     return out
 
 
+def granted_tier(
+    checks: Iterable[CheckResult],
+    asked: Tier = Tier.MARKETPLACE,
+    *,
+    capped: bool = False,
+    void: bool = False,
+) -> Tier | None:
+    """The highest tier up to ``asked`` whose mandatory checks all passed.
+
+    Passed, or not applicable, or waived.
+
+    ``capped``: settings weaker than the defaults keep it below ``marketplace``; ``void``: the
+    run's integrity is broken (or it could not start), no tier at all.
+    """
+    if void:
+        return None
+    results = list(checks)
+    best = None
+    for tier in Tier:
+        if tier.rank > asked.rank or (tier is Tier.MARKETPLACE and capped):
+            break
+        if any(r.check.mandatory_for(tier) and r.outcome not in ACCEPTED for r in results):
+            break
+        best = tier
+    return best
+
+
 @dataclass
 class RunResult:
-    """A whole conformance run: the component, the tier, every check, the verdict."""
+    """A whole conformance run: the component, the tier, every check, the verdict.
+
+    ``caps`` are the settings weaker than the certification defaults (they keep the tier below
+    ``marketplace``); ``violations`` what broke the run's integrity (a plugin or conftest that
+    could change outcomes, a replaced fixture or function) -- with any, nothing is certified;
+    ``start_error`` why the checks never ran (e.g. no configuration initialize accepts).
+    """
 
     component: dict[str, Any]
     tier: Tier
@@ -120,11 +153,31 @@ class RunResult:
     started: str = ""
     finished: str = ""
     other_failures: list[str] = field(default_factory=list)
+    earned_under: dict[str, Any] = field(default_factory=dict)
+    caps: list[dict[str, Any]] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    integrity: dict[str, Any] = field(default_factory=dict)
+    start_error: str | None = None
+
+    @property
+    def certified_tier(self) -> Tier | None:
+        """The highest tier up to the one asked for that this run earned (None: not ``basic``)."""
+        return granted_tier(
+            self.checks,
+            self.tier,
+            capped=bool(self.caps),
+            void=bool(self.violations) or self.start_error is not None,
+        )
 
     @property
     def certified(self) -> bool:
-        """Every mandatory check passed (or is not applicable, or waived)."""
-        return not any(r.blocks for r in self.checks)
+        """The tier asked for was earned.
+
+        Its mandatory checks passed (or are not applicable, or waived), no setting capped it,
+        the run's integrity held.
+        """
+        got = self.certified_tier
+        return got is not None and got.rank >= self.tier.rank and not self.other_failures
 
     def count(self, *outcomes: Outcome) -> int:
         """How many checks ended with one of ``outcomes``."""
@@ -146,6 +199,15 @@ class RunResult:
         ]
         if blocking:
             parts.append(f"blocking: {' '.join(blocking)}")
+        got = self.certified_tier
+        if not self.certified and got is not None:
+            parts.append(f"earned: {got.value}")
+        if self.caps and self.tier is Tier.MARKETPLACE:
+            parts.append(f"capped at standard by {', '.join(c['setting'] for c in self.caps)}")
+        if self.violations:
+            parts.append(f"integrity: {len(self.violations)} violation(s), nothing certified")
+        if self.start_error:
+            parts.append("the checks did not run")
         if report_path:
             parts.append(f"report: {report_path}")
         return "; ".join(parts)

@@ -551,17 +551,57 @@ class IsolatedSchema:
         """Libpq conninfo with ``search_path`` set to this schema: never log it."""
         return self.endpoint.conninfo
 
+    grants: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = dataclasses.field(
+        default_factory=list, repr=False, compare=False
+    )
+
     def create_restricted_role(
         self, tables: Sequence[str], privileges: Sequence[str] = ("SELECT",)
     ) -> tuple[str, str]:
         """Create a LOGIN role limited to ``tables`` of this schema; dropped with the schema."""
         role, password = self.service.create_restricted_role(self.name, tables, privileges)
         self.roles.append(role)
+        self.grants.append((role, tuple(tables), tuple(privileges)))
         return role, password
+
+    def reset(self, *setup: Any) -> None:
+        """Empty the schema back to what ``setup`` makes.
+
+        Drop and re-create it, run ``setup`` (statements, with ``search_path`` set to the
+        schema) and grant the roles again.
+
+        Connections open on the schema stay valid: they find the new tables by name.
+        """
+        from psycopg import sql
+
+        ident = sql.Identifier(self.name)
+        self.service.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(ident),
+            sql.SQL("CREATE SCHEMA {}").format(ident),
+            sql.SQL("SET LOCAL search_path TO {}").format(ident),
+            *setup,
+        )
+        for role, tables, privileges in self.grants:
+            self.service.execute(*_grant_statements(self.name, role, tables, privileges))
 
     def role_endpoint(self, role: str, password: str) -> PostgresEndpoint:
         """Return this schema's endpoint with another role's credentials."""
         return dataclasses.replace(self.endpoint, user=role, password=password)
+
+
+def _grant_statements(
+    schema: str, role: str, tables: Sequence[str], privileges: Sequence[str]
+) -> list[Any]:
+    """USAGE on ``schema`` and ``privileges`` on its ``tables`` for ``role``."""
+    from psycopg import sql
+
+    ident, schema_ident = sql.Identifier(role), sql.Identifier(schema)
+    stmts = [sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema_ident, ident)]
+    if tables:
+        names = sql.SQL(", ").join(sql.Identifier(schema, t) for t in tables)
+        grants = sql.SQL(", ").join(map(sql.SQL, privileges))
+        stmts.append(sql.SQL("GRANT {} ON TABLE {} TO {}").format(grants, names, ident))
+    return stmts
 
 
 class PostgresService(_Service):
@@ -621,13 +661,9 @@ class PostgresService(_Service):
                 "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT "
                 "NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 16 PASSWORD {}"
             ).format(ident, sql.Literal(password)),
-            sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema_ident, ident),
             sql.SQL("ALTER ROLE {} SET search_path = {}").format(ident, schema_ident),
+            *_grant_statements(schema, role, tables, privs),
         ]
-        if tables:
-            names = sql.SQL(", ").join(sql.Identifier(schema, t) for t in tables)
-            grants = sql.SQL(", ").join(map(sql.SQL, privs))
-            stmts.append(sql.SQL("GRANT {} ON TABLE {} TO {}").format(grants, names, ident))
         self.execute(*stmts)
         self._roles.add(role)
         return role, password
@@ -668,9 +704,22 @@ class IsolatedNamespace:
         """URL of the namespace's DB index, password included: never log it."""
         return self.endpoint.url
 
+    @property
+    def namespace(self) -> str:
+        """The prefix as a key-value ``namespace`` (the capability adds the ``:``)."""
+        return self.prefix.removesuffix(":")
+
     def key(self, name: str) -> str:
         """Return ``name`` under this namespace's prefix."""
         return f"{self.prefix}{name}"
+
+    def clear(self) -> None:
+        """Delete everything stored here (its own DB: FLUSHDB; a shared one: prefixed keys)."""
+        with self.endpoint.client() as client:
+            if self.dedicated_db:
+                client.flushdb()
+            else:
+                delete_prefixed_keys(client, self.prefix)
 
 
 class RedisService(_Service):
@@ -698,12 +747,10 @@ class RedisService(_Service):
         space = IsolatedNamespace(f"{_unique_name(prefix)}:", endpoint, db is not None)
         try:
             if db is not None:
-                with endpoint.client() as client:
-                    client.flushdb()
+                space.clear()
             yield space
         finally:
-            with endpoint.client() as client:
-                client.flushdb() if db is not None else delete_prefixed_keys(client, space.prefix)
+            space.clear()
             if db is not None:
                 with self._lock:
                     self._free_dbs.append(db)

@@ -37,7 +37,7 @@ class Thresholds:
     batch_p99_ms: float = 1000.0
     fuel_per_event: int = 10_000_000
     batch_size: int = 50
-    rounds: int = 7
+    rounds: int = 100
 
     KEYS = (
         "single-events-per-s", "batch-events-per-s", "batch-p99-ms", "fuel-per-event",

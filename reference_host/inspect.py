@@ -9,7 +9,6 @@ names the first differing WIT type ("record `event`: field 7 `extra` is not in t
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import tempfile
 import weakref
@@ -89,31 +88,21 @@ def _run(argv: list[str]) -> None:
 
 @cache
 def reference_component_bytes() -> bytes:
-    """The reference component for world ``flowctl-processor`` built from our WIT (cached)."""
-    wit = wit_dir()
-    digest = hashlib.sha256((wit / "flowctl.wit").read_bytes()).hexdigest()[:16]
-    out = Path(tempfile.gettempdir()) / f"flowctl-reference-{digest}.wasm"
-    if not out.exists():
-        with tempfile.TemporaryDirectory() as tmp:
-            core = Path(tmp) / "core.wasm"
-            comp = Path(tmp) / "ref.wasm"
-            tool = wasm_tools()
-            _run(
-                [
-                    tool,
-                    "component",
-                    "embed",
-                    "--dummy",
-                    str(wit),
-                    "--world",
-                    "flowctl-processor",
-                    "-o",
-                    str(core),
-                ]
-            )
-            _run([tool, "component", "new", str(core), "-o", str(comp)])
-            comp.replace(out)
-    return out.read_bytes()
+    """The reference component for world ``flowctl-processor`` built from our WIT.
+
+    Built once per process in a private temporary directory and kept in memory: a reference at a
+    predictable shared path could be swapped for one that matches a drifted component.
+    """
+    with tempfile.TemporaryDirectory(prefix="flowctl-reference-") as tmp:
+        core = Path(tmp) / "core.wasm"
+        comp = Path(tmp) / "ref.wasm"
+        tool = wasm_tools()
+        _run(
+            [tool, "component", "embed", "--dummy", str(wit_dir()), "--world",
+             "flowctl-processor", "-o", str(core)]
+        )  # fmt: skip
+        _run([tool, "component", "new", str(core), "-o", str(comp)])
+        return comp.read_bytes()
 
 
 def _instance_items(ty: Any, engine: Engine) -> dict[str, Any]:

@@ -90,7 +90,7 @@ def _sample_dir(name: str) -> Path:
     return HERE / name
 
 
-def _sources(sample: Path) -> list[Path]:
+def source_files(sample: Path) -> list[Path]:
     """The sample's Python modules (top level only: componentize-py's app path) and WIT files."""
     py = sorted(sample.glob("*.py"))
     wit = sorted(
@@ -129,7 +129,11 @@ def componentize_py() -> tuple[str, str]:
 
 def inputs_digest(name: str, tool_version: str | None = None) -> str:
     """sha256 over everything a build of ``name`` reads: sources, WIT, tool version, recipe."""
-    sample = _sample_dir(name)
+    return source_digest(_sample_dir(name), tool_version)
+
+
+def source_digest(sample: Path, tool_version: str | None = None) -> str:
+    """:func:`inputs_digest` of the sources in folder ``sample`` (laid out like a sample)."""
     if tool_version is None:
         tool_version = componentize_py()[1]
     h = hashlib.sha256()
@@ -141,7 +145,7 @@ def inputs_digest(name: str, tool_version: str | None = None) -> str:
     add("recipe", RECIPE.encode())
     add("tool", tool_version.encode())
     add("flowctl.wit", FLOWCTL_WIT.read_bytes())
-    for f in _sources(sample):
+    for f in source_files(sample):
         add(f.relative_to(sample).as_posix(), f.read_bytes())
     return h.hexdigest()
 
@@ -174,7 +178,7 @@ def _stage(sample: Path, build: Path) -> tuple[Path, Path]:
     wit = build / "wit"
     (wit / "deps" / "flowctl").mkdir(parents=True)
     src.mkdir()
-    for f in _sources(sample):
+    for f in source_files(sample):
         rel = f.relative_to(sample)
         dest = (build / rel) if rel.parts[0] == "wit" else (src / rel)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -202,8 +206,19 @@ def build_sample(
     name: str, out_dir: Path | str = DEFAULT_OUT, *, force: bool = False
 ) -> BuildResult:
     """Build one sample into ``out_dir/<name>.wasm`` unless its recorded inputs digest matches."""
+    return build_source_dir(_sample_dir(name), name, out_dir, force=force)
+
+
+def build_source_dir(
+    sample: Path, name: str, out_dir: Path | str = DEFAULT_OUT, *, force: bool = False
+) -> BuildResult:
+    """Build the sources in folder ``sample`` (``app.py``, ``wit/``) as ``out_dir/<name>.wasm``.
+
+    What :func:`build_sample` does for a sample of this directory, for a folder anywhere (e.g. a
+    patched copy of a sample); skipped when the recorded :func:`source_digest` matches.
+    """
     start = time.perf_counter()
-    sample = _sample_dir(name)
+    sample = Path(sample)
     exe, version = componentize_py()
     if version.split()[-1] != COMPONENTIZE_PY_VERSION:
         print(
@@ -215,7 +230,7 @@ def build_sample(
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{name}.wasm"
     stamp = out_dir / f"{name}.wasm.inputs.sha256"
-    digest = inputs_digest(name, version)
+    digest = source_digest(sample, version)
     if (
         not force
         and target.is_file()

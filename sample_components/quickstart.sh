@@ -2,8 +2,9 @@
 # The README's main job on a fresh machine: install the project into .venv (shared with .ci/run),
 # build the TTP sample component when it is missing (componentize-py, offline, ~20 s), run it
 # through the reference host on the fixture events with the design document's pipeline policy,
-# then certify it with the packaged conformance suite (pytest --component) at the marketplace
-# tier.  No Docker: the suite starts embedded PostgreSQL and Redis for its host checks (or uses
+# then certify it with the packaged conformance suite (pytest --component; the config comes
+# from the component's own schema examples) at the marketplace tier.  No Docker: the suite
+# starts embedded PostgreSQL and Redis for its host checks (or uses
 # FLOWCTL_CONFORMANCE_POSTGRES_URL / FLOWCTL_CONFORMANCE_REDIS_URL).  Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +29,6 @@ echo "outputs: reports/ttp-output.jsonl ($(wc -l < reports/ttp-output.jsonl) eve
 # (this repository's pytest settings name pytest-timeout, a dev tool the main job does not install)
 python -m pytest -p no:cacheprovider -q -W "ignore::pytest.PytestConfigWarning" \
     --component sample_components/dist/ttp_processor.wasm \
-    --component-config fixtures/configs/ttp.json \
     --conformance-level marketplace \
     --conformance-golden fixtures/events/ttp_transactions.jsonl:fixtures/expected/ttp/ttp_transactions__ttp.jsonl \
     --conformance-report-dir reports "$@"

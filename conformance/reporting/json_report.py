@@ -14,7 +14,7 @@ from typing import Any
 
 from conformance.results import RunResult
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SCHEMA_PATH = Path(__file__).with_name("result.schema.json")
 
 
@@ -32,6 +32,12 @@ def to_dict(result: RunResult) -> dict[str, Any]:
         "component": result.component,
         "tier": result.tier.value,
         "certified": result.certified,
+        "certified_tier": result.certified_tier.value if result.certified_tier else None,
+        "caps": result.caps,
+        "violations": result.violations,
+        "start_error": result.start_error,
+        "earned_under": result.earned_under,
+        "integrity": result.integrity,
         "started": result.started,
         "finished": result.finished,
         "environment": result.environment,

@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
+from conformance.data import load_events
 from conformance.fixtures import Verdict
-from conformance.harness import ComponentUnderTest, Running, load_events, outcome
+from conformance.harness import ComponentUnderTest, Running
+from conformance.outcomes import outcome
 from conformance.settings import SuiteSettings
 from reference_host.jsonform import event_to_json
 

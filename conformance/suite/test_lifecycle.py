@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
-from conformance.configs import invalid_configs, valid_configs
+from conformance.configs import NOT_JSON, invalid_configs, valid_configs
 from conformance.fixtures import Verdict
-from conformance.harness import ComponentUnderTest, outcome
+from conformance.harness import ComponentUnderTest
 from conformance.inputs import Inputs, parse_schema
+from conformance.outcomes import outcome
+from conformance.passes import differences, reproducible, run_pass, shown
 from conformance.settings import SuiteSettings
 from reference_host import types as t
 
@@ -76,6 +78,11 @@ def test_validate_config_accepts_valid_configs(
 ) -> None:
     schema = parse_schema(conformance_component.info.configuration_schema)
     generated, problem = valid_configs(schema, conformance_settings.examples)
+    if schema is not None and (problem or not generated):
+        conformance_check.not_assessed(
+            f"no valid configs could be generated from the configuration-schema: "
+            f"{problem or 'the generator produced none'} (is hypothesis-jsonschema installed?)"
+        )
     configs = [conformance_component.processor_config, *generated]
     findings = []
     with conformance_component.running(initialize=False) as run:
@@ -94,7 +101,11 @@ def test_validate_config_rejects_invalid_configs(
     conformance_settings: SuiteSettings,
 ) -> None:
     schema = parse_schema(conformance_component.info.configuration_schema)
-    configs = invalid_configs(schema, conformance_settings.examples)
+    configs, problem = invalid_configs(schema, conformance_settings.examples)
+    if schema is not None and (problem or len(configs) <= len(NOT_JSON)):
+        conformance_check.not_assessed(
+            f"no schema-invalid JSON configs could be generated: {problem or 'none found'}"
+        )
     findings = []
     with conformance_component.running(initialize=False) as run:
         for config in configs:
@@ -107,9 +118,16 @@ def test_validate_config_rejects_invalid_configs(
     conformance_check.expect_none(findings)
 
 
+#: LIFE-004: configs tried on initialize, each on a fresh instance (non-JSON ones, then JSON ones
+#: the schema rejects: a property of another type or missing, an unknown property...).
+INITIALIZE_INVALID = 10
+
+
 @check("LIFE-004")
 def test_initialize_succeeds_or_fails_typed(
-    conformance_component: ComponentUnderTest, conformance_check: Verdict
+    conformance_component: ComponentUnderTest,
+    conformance_check: Verdict,
+    conformance_settings: SuiteSettings,
 ) -> None:
     schema = parse_schema(conformance_component.info.configuration_schema)
     findings = []
@@ -117,11 +135,22 @@ def test_initialize_succeeds_or_fails_typed(
         got = outcome(lambda: run.instance.initialize(run.config))
         if got.kind != "ok":
             findings.append(f"initialize(certification config {run.config[:200]!r}) gave {got}")
-    for config in invalid_configs(schema, 0)[:3]:
+    invalid, problem = invalid_configs(schema, conformance_settings.examples)
+    json_invalid = invalid[len(NOT_JSON) :]
+    if schema is not None and not json_invalid:
+        conformance_check.not_assessed(
+            f"no schema-invalid JSON configs could be generated: {problem or 'none found'}"
+        )
+    tried = [*NOT_JSON[:2], *json_invalid[: INITIALIZE_INVALID - 2]]
+    for config in tried:
         with conformance_component.running(initialize=False) as run:
             got = outcome(lambda c=config: run.instance.initialize(c))
             if (got.kind, got.case) != ("err", "configuration-error"):
-                findings.append(f"initialize({config[:200]!r}) gave {got}")
+                findings.append(
+                    f"initialize({config[:200]!r}), a config the configuration-schema rejects, "
+                    f"gave {got}"
+                )
+    conformance_check.measure(invalid_configs_tried=len(tried))
     conformance_check.expect_none(findings)
 
 
@@ -142,14 +171,41 @@ def test_process_before_initialize_is_refused(
     conformance_check: Verdict,
     conformance_inputs: Inputs,
 ) -> None:
-    event = (conformance_inputs.workload or conformance_inputs.unsupported)[0]
-    findings = []
+    """Every sampled event is refused before initialize with configuration-error.
+
+    One of each event type first, by process-event and process-batch; after initialize at
+    least one of them gets another answer (else the refusal shows nothing).
+    """
+    events = conformance_inputs.spread(12)
+    if not events:
+        conformance_check.not_assessed("no events to send")
+    findings, gated = [], 0
     with conformance_component.running(initialize=False) as run:
-        for function, arg in (("process-event", event), ("process-batch", [event])):
-            got = outcome(lambda f=function, a=arg: run.instance.call_unchecked(f, a))
-            if got.kind != "err":
-                findings.append(f"{function} before initialize gave {got}")
+        for event in events:
+            for function, arg in (("process-event", event), ("process-batch", [event])):
+                got = outcome(lambda f=function, a=arg: run.instance.call_unchecked(f, a))
+                if got.kind == "limit":
+                    conformance_check.not_assessed(f"{function} before initialize: {got}")
+                if (got.kind, got.case) != ("err", "configuration-error"):
+                    findings.append(
+                        f"{function}({event.id}, a {event.event_type} event) before initialize "
+                        f"gave {got}; expected err(configuration-error)"
+                    )
+        got = outcome(lambda: run.instance.initialize(run.config))
+        if got.kind != "ok":
+            conformance_check.not_assessed(f"initialize after the refusals gave {got}")
+        for event in events:
+            after = outcome(lambda e=event: run.instance.process_event(e))
+            if after.kind == "limit":
+                conformance_check.not_assessed(f"{event.id} after initialize: {after}")
+            gated += (after.kind, after.case) != ("err", "configuration-error")
+    conformance_check.measure(events=len(events), answered_otherwise_after_initialize=gated)
     conformance_check.expect_none(findings)
+    if not gated:
+        conformance_check.not_assessed(
+            "every sampled event is refused with configuration-error after initialize too: "
+            "the refusal before initialize shows nothing"
+        )
 
 
 @check("LIFE-007")
@@ -162,22 +218,22 @@ def test_validate_config_shutdown_and_late_calls_never_trap(
     event = next(iter(conformance_inputs.workload or conformance_inputs.unsupported), None)
     findings = []
     with conformance_component.running(initialize=False) as run:
-        for config in [run.config, *invalid_configs(schema, 0)]:
+        for config in [run.config, *invalid_configs(schema, 0)[0]]:
             got = outcome(lambda c=config: run.instance.validate_config(c))
-            if got.kind in ("trap", "limit"):
+            if got.failed:
                 findings.append(f"validate-config({config[:200]!r}): {got}")
         got = outcome(run.instance.shutdown)
-        if got.kind in ("trap", "limit"):
+        if got.failed:
             findings.append(f"shutdown before initialize: {got}")
     with conformance_component.running() as run:
         got = outcome(run.instance.shutdown)
-        if got.kind in ("trap", "limit"):
+        if got.failed:
             findings.append(f"shutdown after initialize: {got}")
         elif event is not None:  # a late call after shutdown gets an answer, not a trap
             for function, arg in (("process-event", event), ("health-check", None)):
                 args = () if arg is None else (arg,)
                 late = outcome(lambda f=function, a=args: run.instance.call_unchecked(f, *a))
-                if late.kind in ("trap", "limit"):
+                if late.failed:
                     findings.append(f"{function} after shutdown: {late}")
     conformance_check.expect_none(findings)
 
@@ -188,22 +244,82 @@ def test_a_fresh_instance_initializes_again_with_the_same_config(
     conformance_check: Verdict,
     conformance_inputs: Inputs,
 ) -> None:
-    events = conformance_inputs.sample(5)
-    runs = []
-    for attempt in range(2):
-        with conformance_component.running(initialize=False) as run:
-            got = outcome(lambda r=run: r.instance.initialize(r.config))
+    """The recycle scenario: a fresh instance on the state a discarded one left.
+
+    An instance works, then is discarded without shutdown (as after a trap); a fresh one on the
+    state it left (its database schema, its key-value namespace) must initialize with the same
+    config and answer where the first one answered ok.
+    """
+    events = conformance_inputs.sample(10)
+    with conformance_component.external_state() as state:
+        with conformance_component.running(state=state) as first:
+            before = run_pass(first.instance, events)
+        with conformance_component.running(state=state, initialize=False) as second:
+            got = outcome(lambda: second.instance.initialize(second.config))
             if got.kind != "ok":
-                conformance_check.fail(f"initialize of fresh instance #{attempt + 1} gave {got}")
-            answers = []
-            for event in events:
-                got = outcome(lambda e=event, r=run: r.instance.process_event(e))
-                answers.append(got.kind if got.kind in ("trap", "limit") else str(got))
-                if got.kind == "limit":
-                    break  # LIM-00x report it; what matters here is that both runs agree
-            runs.append(answers)
-            outcome(run.instance.shutdown)
-    if runs[0] != runs[1]:
-        conformance_check.fail(
-            f"the second fresh instance answers differently: {runs[1]} vs {runs[0]}"
+                conformance_check.fail(
+                    f"a fresh instance on the state a previous instance left (discarded without "
+                    f"shutdown, as after a trap) refuses to initialize with the same config: {got}"
+                )
+            after = run_pass(second.instance, events)
+    stateless = state.database_url is None and state.key_value_url is None
+    findings = []
+    for event_id, was, now in differences(before, after):
+        if stateless or (was.startswith("[") and not now.startswith("[")):
+            findings.append(
+                f"{event_id}: the recycled instance answers {shown(now)}, the first one "
+                f"answered {shown(was)}"
+            )
+    conformance_check.measure(events=len(events), external_state=not stateless)
+    if findings and not reproducible(conformance_component, events):
+        conformance_check.not_assessed(
+            "two fresh instances already answer these events differently (DET-001)"
         )
+    conformance_check.expect_none(findings)
+
+
+@check("LIFE-009")
+def test_lifecycle_calls_between_events_change_nothing(
+    conformance_component: ComponentUnderTest,
+    conformance_check: Verdict,
+    conformance_inputs: Inputs,
+    conformance_settings: SuiteSettings,
+) -> None:
+    """Lifecycle calls between process calls change no later answer.
+
+    validate-config (with other valid configs and invalid ones), get-info and health-check.
+    """
+    events = conformance_inputs.workload
+    if len(events) < 2:
+        conformance_check.not_assessed("the workload has fewer than two events")
+    half = len(events) // 2
+    schema = parse_schema(conformance_component.info.configuration_schema)
+    valid, _problem = valid_configs(schema, min(5, conformance_settings.examples))
+    invalid, _ = invalid_configs(schema, 3)
+    probes = [c for c in valid if c != conformance_component.processor_config][:5]
+    probes += invalid[len(NOT_JSON) : len(NOT_JSON) + 2] + list(NOT_JSON[:1])
+    with conformance_component.external_state() as state:
+        with conformance_component.running(state=state) as run:
+            run_pass(run.instance, events[:half])
+            for config in probes:
+                outcome(lambda c=config: run.instance.validate_config(c))
+            outcome(run.instance.get_info)
+            outcome(run.instance.health_check)
+            disturbed = run_pass(run.instance, events[half:])
+        state.reset()
+        with conformance_component.running(state=state) as run:
+            run_pass(run.instance, events[:half])
+            quiet = run_pass(run.instance, events[half:])
+    findings = [
+        f"{event_id}: after validate-config / get-info / health-check it answers {shown(now)}; "
+        f"without them {shown(was)}"
+        for event_id, was, now in differences(quiet, disturbed)
+    ]
+    conformance_check.measure(
+        events=len(events), configs_validated=len(probes), changed=len(findings)
+    )
+    if findings and not reproducible(conformance_component, events):
+        conformance_check.not_assessed(
+            "two fresh instances already answer the workload differently (DET-001)"
+        )
+    conformance_check.expect_none(findings)

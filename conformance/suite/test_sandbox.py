@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from conformance.fixtures import Verdict
-from conformance.harness import ComponentUnderTest, Services, outcome
+from conformance.harness import ComponentUnderTest, Services
 from conformance.inputs import Inputs
+from conformance.outcomes import outcome
 from reference_host import interfaces as names
 from reference_host.policy import Policy
 
@@ -22,6 +25,15 @@ DENY_ALL: dict[str, Any] = {
     "key_value": {"max_keys": 1, "max_value_bytes": 1},
 }
 NETWORK = {names.HTTP_CLIENT: "http", names.DATABASE: "database", names.KEY_VALUE: "key_value"}
+#: Questions a component may ask before calling; under deny-all grants the answer is always no,
+#: so each one asked is a denial the component saw.
+ASKED = ("http-client.is-url-allowed", "database.is-query-allowed")
+
+
+def _denials_seen(run: Any) -> int:
+    """Calls the host refused, plus permission questions it answered no (under deny-all)."""
+    calls = run.instance.context.calls
+    return len(run.denials()) + sum(int(calls.get(name, 0)) for name in ASKED)
 
 
 def _grants(component: ComponentUnderTest) -> Policy:
@@ -71,30 +83,49 @@ def test_denied_calls_are_handled_without_trapping(
     caps = policy.model_dump()["capabilities"]
     for key in network:
         caps[key].update(DENY_ALL[key])
-    findings, denied = [], 0
+    findings, denied, denials = [], 0, []
     with conformance_component.running(capabilities=caps, initialize=False) as run:
         got = outcome(lambda: run.instance.initialize(run.config))
-        if got.kind in ("trap", "limit"):
+        if got.failed:
             conformance_check.fail(f"initialize under deny-all grants: {got}")
         if got.kind == "err":  # refusing to start without its grants is a typed answer
             conformance_check.measure(
-                initialize_under_deny_all=str(got), denials=len(run.denials())
+                initialize_under_deny_all=str(got), denials=_denials_seen(run)
             )
+            if not _denials_seen(run):
+                conformance_check.not_assessed(
+                    f"initialize under deny-all grants answered {got} without asking the host "
+                    "for anything: no denial was observed"
+                )
             return
-        for event in conformance_inputs.sample(10):
-            got = outcome(lambda e=event: run.instance.process_event(e))
+        sample = conformance_inputs.sample(10)
+        calls: list[tuple[str, Callable[[], Any]]] = [
+            (f"process-event({e.id})", functools.partial(run.instance.process_event, e))
+            for e in sample
+        ]
+        calls.append((f"process-batch of {len(sample)}",
+                      lambda: run.instance.process_batch(list(sample))))  # fmt: skip
+        calls.append(("health-check", run.instance.health_check))
+        for what, call in calls:
+            got = outcome(call)
             denials = run.denials()
-            if got.kind == "trap" and len(denials) > denied:
-                findings.append(f"after the host denied {denials[-1]!r}, {event.id} trapped: {got}")
-            denied = len(denials)
+            if got.kind == "trap" and _denials_seen(run) > denied:
+                last = repr(denials[-1]) if denials else "a permission question"
+                findings.append(f"after the host denied {last}, {what} trapped: {got}")
+            denied = _denials_seen(run)
             if got.kind == "limit":
                 break
     conformance_check.measure(
         denials=denied,
         denied_capabilities=network,
-        denied_calls=[repr(d)[:300] for d in run.denials()[:20]],
+        denied_calls=[repr(d)[:300] for d in denials[:20]],
     )
     conformance_check.expect_none(findings)
+    if not denied:
+        conformance_check.not_assessed(
+            f"no call was denied under deny-all grants of {', '.join(network)} (initialize, "
+            "10 events, a batch, health-check): how denials are handled was not observed"
+        )
 
 
 @check("SBX-004")

@@ -29,6 +29,9 @@ class HostContext:
     budget: CallBudget = field(default_factory=lambda: CallBudget(ResourceLimits()))
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("flowctl.guest"))
     calls: Counter[str] = field(default_factory=Counter)
+    #: Sees every guest call (``"logging.log"``, its arguments) before the capability does, for
+    #: conformance checks of what a guest hands the host (e.g. secrets in log records).
+    observer: Callable[[str, tuple[Any, ...]], None] | None = None
 
     def remaining(self) -> float:
         """Seconds left in the current call."""
@@ -69,13 +72,15 @@ def link_interface(
             raise KeyError(f"capability for {interface} does not implement {name}")
         impl = impls[name]
         if context is not None:
-            impl = _counted(context.calls, f"{short}.{name}", impl)
+            impl = _counted(context, f"{short}.{name}", impl)
         add_host_func(linker, sig, impl, qualname=f"{short}.{name}")
 
 
-def _counted(calls: Counter[str], key: str, impl: Callable[..., Any]) -> Callable[..., Any]:
+def _counted(context: HostContext, key: str, impl: Callable[..., Any]) -> Callable[..., Any]:
     def counted(*args: Any) -> Any:
-        calls[key] += 1
+        context.calls[key] += 1
+        if context.observer is not None:
+            context.observer(key, args)
         return impl(*args)
 
     return counted

@@ -51,7 +51,15 @@ CONFIGURATION_SCHEMA = """{
       "default": false
     }
   },
-  "required": ["network_passphrase"]
+  "required": ["network_passphrase"],
+  "examples": [
+    {
+      "network_passphrase": "Test SDF Network ; September 2015",
+      "min_amount": 1.0,
+      "extract_path_payments": true,
+      "extract_claimable_balances": false
+    }
+  ]
 }"""
 
 # The guest has no clock under --stub-wasi: durations are reported as 0 with this tag.

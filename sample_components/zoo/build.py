@@ -105,6 +105,8 @@ class Member:
     imports: tuple[str, ...]
     fails: tuple[str, ...]
     may_also_fail: tuple[str, ...] = ()
+    #: per check of ``fails``: a fragment of the message its failure must carry (the *why*)
+    because: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
     scenario: str = ""
     policy: Mapping[str, Any] | None = field(default=None, hash=False, compare=False)
     flowctl_wit: Path | None = None
@@ -188,7 +190,19 @@ def _member(
     for key in ("description", "world"):
         if not isinstance(data[key], str) or not data[key].strip():
             raise ManifestError(f"{where}: {key} must be a non-empty string")
-    fails = _strings(data["fails"], f"{where}.fails")
+    raw_fails = data["fails"]
+    if control or not isinstance(raw_fails, dict):
+        fails, because = _strings(raw_fails, f"{where}.fails"), {}
+    else:
+        because = {str(k): v for k, v in raw_fails.items()}
+        bad = [k for k, v in because.items() if not isinstance(v, str) or not v.strip()]
+        if bad:
+            raise ManifestError(f"{where}.fails: {bad} need a message fragment (non-empty string)")
+        fails = tuple(because)
+    if not control and not because:
+        raise ManifestError(
+            f"{where}.fails: map each check to a fragment of the message it fails with"
+        )
     may = _strings(data.get("may_also_fail", []), f"{where}.may_also_fail")
     unknown_ids = [check for check in (*fails, *may) if check not in BY_ID]
     if unknown_ids:
@@ -233,6 +247,7 @@ def _member(
         imports=_strings(data["imports"], f"{where}.imports"),
         fails=fails,
         may_also_fail=may,
+        because=because,
         scenario=scenario.strip(),
         policy=policy,
         flowctl_wit=(base / flowctl_wit).resolve() if isinstance(flowctl_wit, str) else None,

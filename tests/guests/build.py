@@ -681,6 +681,19 @@ def build_all(names: Iterable[str] | None = None, out_dir: Path | None = None) -
     return {name: build_guest(name, out_dir) for name in (GUESTS if names is None else names)}
 
 
+#: The guests the conformance suite ships as its own probes of host enforcement (LIM-005).
+PROBE_GUESTS = ("spin", "membomb", "recurse")
+PROBE_DIR = Path(__file__).resolve().parents[2] / "conformance" / "probe_guests"
+
+
+def probe_guest_wat(name: str) -> str:
+    """The packaged copy of a probe guest's spliced module (``conformance/probe_guests``)."""
+    return (
+        ";; packaged copy for the conformance suite (LIM-005); regenerate with "
+        "`python -m tests.guests.build --probes`\n" + compose_wat(GUESTS[name])
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m tests.guests.build [-o DIR] [--list] [NAME ...]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -688,7 +701,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--out-dir", type=Path, help="write <name>.wasm here")
     parser.add_argument("--list", action="store_true", help="list the guests and exit")
     parser.add_argument("--wat", action="store_true", help="print the spliced WAT and exit")
+    parser.add_argument(
+        "--probes", action="store_true", help="rewrite conformance/probe_guests/*.wat and exit"
+    )
     args = parser.parse_args(argv)
+    if args.probes:
+        for name in PROBE_GUESTS:
+            (PROBE_DIR / f"{name}.wat").write_text(probe_guest_wat(name), encoding="utf-8")
+        return 0
     if args.list:
         for spec in GUESTS.values():
             print(f"{spec.name:22} {spec.world:46} {spec.description}")

@@ -18,12 +18,23 @@ def test_golden_files_pass_when_they_match_and_fail_when_they_do_not(tmp_path: P
     events = (REPO / "fixtures" / "events" / "ttp_transactions.jsonl").read_text().splitlines()[:3]
     given = tmp_path / "in.jsonl"
     given.write_text("\n".join(events) + "\n")
-    ids = [json.loads(line)["id"] for line in events]
-    # the baseline emits nothing for a transaction: per-input records say ok([])
+    parsed = [json.loads(line) for line in events]
+    ids = [e["id"] for e in parsed]
+
+    def derived(event: dict) -> dict:  # the baseline's one output per well-formed event
+        return {"id": event["id"], "timestamp": event["timestamp"],
+                "source-component": "flowctl-zoo", "event-type": "custom",
+                "data": {"generic": "{}"}, "metadata": []}  # fmt: skip
+
     good = tmp_path / "good.jsonl"
-    good.write_text("".join(json.dumps({"input-id": i, "ok": []}) + "\n" for i in ids))
+    good.write_text(
+        "".join(json.dumps({"input-id": e["id"], "ok": [derived(e)]}) + "\n" for e in parsed)
+    )
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(good.read_text().replace('"ok": []', '"err": {"invalid-event": "x"}', 1))
+    _first, *rest = good.read_text().splitlines()
+    bad.write_text(
+        "\n".join([json.dumps({"input-id": ids[0], "err": {"invalid-event": "x"}}), *rest]) + "\n"
+    )
     for expected, outcome in ((good, "passed"), (bad, "failed")):
         out = tmp_path / expected.stem
         out.mkdir()
@@ -32,4 +43,4 @@ def test_golden_files_pass_when_they_match_and_fail_when_they_do_not(tmp_path: P
             "--conformance-examples", "5", "-k", "golden",
         )  # fmt: skip
         assert run.outcome("GOLD-001") == outcome, run.output[-2000:]
-    assert run.messages("GOLD-001")[0].startswith(f'GOLD-001: {ids[0]}: got {{"ok": []}}')
+    assert run.messages("GOLD-001")[0].startswith(f'GOLD-001: {ids[0]}: got {{"ok": [{{')

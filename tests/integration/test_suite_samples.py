@@ -68,3 +68,17 @@ def test_account_balance_is_certified_at_the_standard_tier_on_real_services(
     calls = next(c for c in run.result["checks"] if c["id"] == "SBX-005")["measurements"]["calls"]
     assert calls["database.execute"] > 0 and calls["key-value.set"] > 0
     assert calls["http-client.request"] > 0
+
+
+def test_the_headline_command_certifies_the_ttp_sample(
+    samples: dict[str, Path], tmp_path: Path
+) -> None:
+    """`pytest --component ttp_processor.wasm`, nothing else: the config comes from the
+    component's own configuration-schema examples, the tier is the default (standard)."""
+    run = run_suite(samples["ttp_processor"], tmp_path)
+    assert run.returncode == 0, run.output[-4000:]
+    assert run.result is not None and run.result["certified"]
+    assert run.result["tier"] == "standard" and run.result["certified_tier"] == "standard"
+    config = run.result["earned_under"]["component_config"]
+    assert config["source"] == "configuration-schema examples[0]"
+    assert run.result["violations"] == [] and run.result["caps"] == []

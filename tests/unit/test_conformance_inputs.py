@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from conformance.configs import NOT_JSON, draw, invalid_configs, valid_configs
-from conformance.harness import load_events
+from conformance.data import load_events
 from conformance.inputs import inputs_for, parse_schema
 from conformance.strategies import events
 from reference_host import types as t
@@ -66,7 +66,8 @@ def test_valid_configs_are_valid_and_invalid_ones_invalid() -> None:
     valid, problem = valid_configs(SCHEMA, 30)
     assert problem is None
     assert valid and all(validator.is_valid(json.loads(c)) for c in valid)
-    invalid = invalid_configs(SCHEMA, 30)
+    invalid, problem = invalid_configs(SCHEMA, 30)
+    assert problem is None
     assert invalid[: len(NOT_JSON)] == list(NOT_JSON)
     generated = invalid[len(NOT_JSON) :]
     assert len(generated) >= 10
@@ -78,12 +79,15 @@ def test_valid_configs_are_valid_and_invalid_ones_invalid() -> None:
         if c.startswith("{")
     )
     # derandomized: a certification sees the same configs every run
-    assert invalid_configs(SCHEMA, 30) == invalid and valid_configs(SCHEMA, 30)[0] == valid
+    assert invalid_configs(SCHEMA, 30)[0] == invalid and valid_configs(SCHEMA, 30)[0] == valid
+    # the most telling come first: a valid example with one property missing or retyped
+    first_json = json.loads(generated[0])
+    assert isinstance(first_json, dict)
 
 
 def test_without_a_schema_only_text_that_is_not_json_counts_as_invalid() -> None:
     assert valid_configs(None, 10) == ([], "the component publishes no configuration-schema")
-    assert invalid_configs(None, 10) == list(NOT_JSON)
+    assert invalid_configs(None, 10) == (list(NOT_JSON), None)
     assert parse_schema(None) is None and parse_schema("not json") is None
     assert parse_schema("[]") is None and parse_schema('{"type": "object"}') == {"type": "object"}
 
@@ -91,3 +95,25 @@ def test_without_a_schema_only_text_that_is_not_json_counts_as_invalid() -> None
 def test_generated_events_are_deterministic() -> None:
     first, second = draw(events(), 20), draw(events(), 20)
     assert first == second and len(first) >= 10
+
+
+def test_every_malformed_event_has_a_repaired_twin_that_differs_only_in_its_bodies() -> None:
+    import dataclasses
+
+    from conformance.data import fixtures_dir
+
+    events = fixtures_dir() / "events"
+    malformed = load_events(events / "ttp_malformed.jsonl")
+    twins = {e.id: e for e in load_events(events / "ttp_malformed_twins.jsonl")}
+    assert [e.id for e in malformed] == list(twins)
+
+    def without_bodies(event: t.Event) -> t.Event:
+        ops = [dataclasses.replace(op, body="") for op in event.data.operations]
+        return dataclasses.replace(event, data=dataclasses.replace(event.data, operations=ops))
+
+    for event in malformed:
+        twin = twins[event.id]
+        assert without_bodies(twin) == without_bodies(event), event.id
+        bodies = [op.body for op in twin.data.operations]
+        assert all(isinstance(json.loads(b), dict) for b in bodies), event.id
+        assert bodies != [op.body for op in event.data.operations], event.id

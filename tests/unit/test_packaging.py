@@ -27,7 +27,17 @@ def test_wheel_ships_the_wit_and_entry_points(tmp_path: Path) -> None:
             z.read("reference_host/_wit/flowctl.wit") == (ROOT / "wit" / "flowctl.wit").read_bytes()
         )
         entry = z.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+        metadata = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+        # what the suite needs at run time ships with it: its probe guests, its fixture events
+        # (malformed bodies and their repaired twins), and the config generator
+        for probe in ("spin", "membomb", "recurse"):
+            assert f"conformance/probe_guests/{probe}.wat" in names
+        assert "conformance/_fixtures/events/ttp_malformed_twins.jsonl" in names
     assert "flowctl-host = reference_host.cli:main" in entry
     assert "flowctl-conformance = conformance.cli:main" in entry
     assert "flowctl_conformance = conformance.plugin" in entry
     assert not any(n.startswith(("tests/", "sample_components/")) for n in names)
+    requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    runtime = [r for r in requires if "extra ==" not in r]
+    assert any("hypothesis-jsonschema" in r for r in runtime), runtime
+    assert any(r.startswith("Requires-Dist: hypothesis<") or "hypothesis>=" in r for r in runtime)

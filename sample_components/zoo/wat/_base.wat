@@ -10,15 +10,20 @@
 ;;                    anything else err(configuration-error)
 ;;   initialize       the same check; ok marks the instance initialized
 ;;   process-event    before initialize: err(configuration-error("not initialized ..."));
-;;   process-batch    an event of an unsupported type is skipped; an event carrying an operation
-;;                    body that is not a JSON object gives err(processing-failed(...)) (the batch
-;;                    fails at the first one); otherwise ok([]) -- the baseline emits nothing
+;;   process-batch    an event of an unsupported type is skipped (no output); an event carrying an
+;;                    operation body that is not a JSON object gives err(processing-failed(...))
+;;                    (the batch fails at the first one); every other event gives ONE derived
+;;                    event ($out-push-derived: the input's id and timestamp, type custom, data
+;;                    generic("{}")).  process-event(e) is process-batch([e]), so a batch's
+;;                    outputs are the concatenation of process-event's.
 ;;   shutdown         forgets initialize; health-check (from _processor.wat) answers healthy
 ;;
 ;; Shared helpers for the members: the initialize gate ($not-initialized, $err-not-initialized),
 ;; the event checks ($check-event: 0 fine, 1 unsupported type, 2 malformed body), a JSON
 ;; validator ($json-object?, depth-bounded), the output buffer ($out-begin, $out-push-derived,
 ;; $ret-out: a "derived" event is a small generic event keeping the input's id and timestamp),
+;; the baseline's processing ($zoo-process: gate, checks and one derived event per event; not
+;; exported, so it survives a member overriding process-event or process-batch), $event-at,
 ;; get-info builders ($zoo-info, $zoo-info-with-capability) and decimal digits ($write-u32).
 ;;
 ;; Canonical ABI layout of `event` (size 160, align 8):
@@ -276,6 +281,10 @@
   (if (i32.eqz (call $bodies-ok? (local.get $ev))) (then (return (i32.const 2))))
   (i32.const 0))
 
+;; the address of element $i of the event list at $ptr
+(func $event-at (param $ptr i32) (param $i i32) (result i32)
+  (i32.add (local.get $ptr) (i32.mul (local.get $i) (global.get $EVENT_SIZE))))
+
 ;; ---------------------------------------------------------------- output buffer
 
 (global $out-ptr (mut i32) (i32.const 0))
@@ -386,25 +395,30 @@
 (func $zoo.shutdown (export "obsrvr:flowctl/processor@1.0.0#shutdown")
   (global.set $initialized (i32.const 0)))
 
-(func $zoo.process-event (export "obsrvr:flowctl/processor@1.0.0#process-event")
-  (param $ev i32) (result i32)
+;; The baseline's processing of the list ($ptr, $len): the initialize gate, then per event
+;; $check-event -- unsupported: skipped; malformed body: err(processing-failed) for the whole call;
+;; otherwise one derived event.
+(func $zoo-process (param $ptr i32) (param $len i32) (result i32)
+  (local $i i32) (local $ev i32) (local $check i32)
   (if (call $not-initialized) (then (return (call $err-not-initialized))))
-  (if (i32.eq (call $check-event (local.get $ev)) (i32.const 2))
-    (then (return (call $err-malformed))))
-  (call $ret-ok-list (global.get $EMPTY_LIST) (i32.const 0)))
-
-(func $zoo.process-batch (export "obsrvr:flowctl/processor@1.0.0#process-batch")
-  (param $ptr i32) (param $len i32) (result i32)
-  (local $i i32)
-  (if (call $not-initialized) (then (return (call $err-not-initialized))))
+  (call $out-begin (local.get $len))
   (block $done
     (loop $next
       (br_if $done (i32.ge_u (local.get $i) (local.get $len)))
-      (if (i32.eq
-            (call $check-event
-              (i32.add (local.get $ptr) (i32.mul (local.get $i) (global.get $EVENT_SIZE))))
-            (i32.const 2))
-        (then (return (call $err-malformed))))
+      (local.set $ev (call $event-at (local.get $ptr) (local.get $i)))
+      (local.set $check (call $check-event (local.get $ev)))
+      (if (i32.eq (local.get $check) (i32.const 2)) (then (return (call $err-malformed))))
+      (if (i32.eqz (local.get $check))
+        (then (drop (call $out-push-derived (local.get $ev)))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $next)))
-  (call $ret-ok-list (global.get $EMPTY_LIST) (i32.const 0)))
+  (call $ret-out))
+
+;; process-event(e) is process-batch([e]): the event record is a one-element list in place
+(func $zoo.process-event (export "obsrvr:flowctl/processor@1.0.0#process-event")
+  (param $ev i32) (result i32)
+  (call $zoo-process (local.get $ev) (i32.const 1)))
+
+(func $zoo.process-batch (export "obsrvr:flowctl/processor@1.0.0#process-batch")
+  (param $ptr i32) (param $len i32) (result i32)
+  (call $zoo-process (local.get $ptr) (local.get $len)))

@@ -1,6 +1,7 @@
 ;; http-denial-traps (SBX-003) -- declares and imports http-client; for every supported event it
 ;; GETs https://exfiltrate.example/steal and executes `unreachable` when the host answers err
-;; (which a sandbox whose allowed_domains do not list exfiltrate.example always does).
+;; (which a sandbox whose allowed_domains do not list exfiltrate.example always does); were the
+;; request answered, the event would give the baseline's derived event.
 ;; request: method, url, headers (ptr, len each), body option<string> (disc, ptr, len),
 ;; timeout-ms, retptr; result<http-response, http-error> at the retptr: 0 discriminant.
 
@@ -17,10 +18,11 @@
 (func $member.process-batch (export "obsrvr:flowctl/processor@1.0.0#process-batch") (param $ptr i32) (param $len i32) (result i32)
   (local $i i32) (local $ev i32) (local $check i32)
   (if (call $not-initialized) (then (return (call $err-not-initialized))))
+  (call $out-begin (local.get $len))
   (block $done
     (loop $next
       (br_if $done (i32.ge_u (local.get $i) (local.get $len)))
-      (local.set $ev (i32.add (local.get $ptr) (i32.mul (local.get $i) (global.get $EVENT_SIZE))))
+      (local.set $ev (call $event-at (local.get $ptr) (local.get $i)))
       (local.set $check (call $check-event (local.get $ev)))
       (if (i32.eq (local.get $check) (i32.const 2)) (then (return (call $err-malformed))))
       (if (i32.eqz (local.get $check))
@@ -31,10 +33,11 @@
             (i32.const 0) (i32.const 0) (i32.const 0)
             (i32.const 1000) (global.get $SCRATCH))
           ;; a denial is an answer; this component treats it as impossible
-          (if (i32.load8_u (global.get $SCRATCH)) (then unreachable))))
+          (if (i32.load8_u (global.get $SCRATCH)) (then unreachable))
+          (drop (call $out-push-derived (local.get $ev)))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $next)))
-  (call $ret-ok-list (global.get $EMPTY_LIST) (i32.const 0)))
+  (call $ret-out))
 
 ;; process-event(e) is process-batch([e]): the event record is a one-element list in place
 (func $member.process-event (export "obsrvr:flowctl/processor@1.0.0#process-event") (param $ev i32) (result i32)

@@ -1,0 +1,1 @@
+"""Defective variants of the TTP sample, built from its sources plus one edit each (README.md)."""
