@@ -55,7 +55,8 @@ def cmd_certify(args: argparse.Namespace) -> int:
     """Run the packaged suite on a component: ``pytest --component ...``; exit with its verdict."""
     import pytest
 
-    argv = ["-p", "no:cacheprovider", "--component", args.component]
+    # a certification never loads conftest.py files: none may change what the suite decides
+    argv = ["-p", "no:cacheprovider", "--noconftest", "--component", args.component]
     for flag, value in (
         ("--component-config", args.config),
         ("--conformance-policy", args.policy),
@@ -87,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "certify",
         help="run the conformance suite on a component (pytest --component ...)",
         description="Run the packaged conformance suite on COMPONENT and exit 0 only when every "
-        "mandatory check of the tier passed. Options after -- go to pytest (e.g. -- -n 2 -x).",
+        "mandatory check of the tier passed. conftest.py files are not loaded (--noconftest). "
+        "Options after -- go to pytest (e.g. -- -n 2 -x).",
     )
     p.add_argument("component", help="the processor component (.wasm)")
     p.add_argument("--config", help="processor config JSON, or pipeline YAML[#processor-id]")

@@ -121,6 +121,8 @@ def test_validate_config_rejects_invalid_configs(
 #: LIFE-004: configs tried on initialize, each on a fresh instance (non-JSON ones, then JSON ones
 #: the schema rejects: a property of another type or missing, an unknown property...).
 INITIALIZE_INVALID = 10
+#: LIFE-004: valid configs the schema allows that initialize must accept (fresh instance each).
+INITIALIZE_VALID = 8
 
 
 @check("LIFE-004")
@@ -135,6 +137,15 @@ def test_initialize_succeeds_or_fails_typed(
         got = outcome(lambda: run.instance.initialize(run.config))
         if got.kind != "ok":
             findings.append(f"initialize(certification config {run.config[:200]!r}) gave {got}")
+    valid, _ = valid_configs(schema, conformance_settings.examples)
+    for config in [c for c in valid if c != run.config][:INITIALIZE_VALID]:
+        with conformance_component.running(initialize=False) as run:
+            got = outcome(lambda c=config: run.instance.initialize(c))
+            if got.kind != "ok":
+                findings.append(
+                    f"initialize({config[:200]!r}), a config the configuration-schema allows "
+                    f"(and validate-config is asked to accept), gave {got}"
+                )
     invalid, problem = invalid_configs(schema, conformance_settings.examples)
     json_invalid = invalid[len(NOT_JSON) :]
     if schema is not None and not json_invalid:
@@ -222,6 +233,9 @@ def test_validate_config_shutdown_and_late_calls_never_trap(
             got = outcome(lambda c=config: run.instance.validate_config(c))
             if got.failed:
                 findings.append(f"validate-config({config[:200]!r}): {got}")
+        got = outcome(lambda: run.instance.call_unchecked("health-check"))
+        if got.failed:  # orchestrators may poll before the processor is configured
+            findings.append(f"health-check before initialize: {got}")
         got = outcome(run.instance.shutdown)
         if got.failed:
             findings.append(f"shutdown before initialize: {got}")
@@ -230,7 +244,9 @@ def test_validate_config_shutdown_and_late_calls_never_trap(
         if got.failed:
             findings.append(f"shutdown after initialize: {got}")
         elif event is not None:  # a late call after shutdown gets an answer, not a trap
-            for function, arg in (("process-event", event), ("health-check", None)):
+            for function, arg in (
+                ("process-event", event), ("health-check", None), ("get-info", None),
+            ):  # fmt: skip
                 args = () if arg is None else (arg,)
                 late = outcome(lambda f=function, a=args: run.instance.call_unchecked(f, *a))
                 if late.failed:

@@ -152,11 +152,17 @@ def _check_leaks(
     for text, values in ((json.dumps(config), canaries), (component.processor_config, own)):
         if not values:
             continue
-        invalid = [json.dumps(m) for m in _mutations(json.loads(text))[:2]]
+        keeps = [json.dumps(m) for m in _mutations(json.loads(text))]  # still carrying them
+        invalid = [m for m in keeps if all(v in m for v in values.values())][:2]
         with component.running(initialize=False, config=text) as run:
             tap = _exercise(run, inputs, text, invalid)
         if tap is None:
             continue  # initialize refused this config
+        for bad in invalid[:1]:  # the error of an initialize that refuses it must not echo it
+            with component.running(initialize=False, config=bad) as run:
+                tap.answer(
+                    "initialize (refused config)", outcome(lambda c=bad: run.instance.initialize(c))
+                )
         runs += 1
         for path, secret in values.items():
             for where, leaked in tap.leaks(secret)[:3]:

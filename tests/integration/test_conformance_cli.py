@@ -36,6 +36,10 @@ def test_certify_runs_the_suite_and_exits_with_the_verdict(tmp_path: Path) -> No
     from sample_components.zoo.build import build_zoo
 
     paths = build_zoo(names=["baseline", "info-bad-version"])
+    # a conftest.py beside the run that would pass every check: certify never loads it
+    (tmp_path / "conftest.py").write_text(
+        "import pytest\n\n@pytest.fixture\ndef conformance_check():\n    return None\n"
+    )
     for name, verdict in (("baseline", 0), ("info-bad-version", 1)):
         out = subprocess.run(
             [sys.executable, "-m", "conformance.cli", "certify", str(paths[name]),
@@ -47,6 +51,7 @@ def test_certify_runs_the_suite_and_exits_with_the_verdict(tmp_path: Path) -> No
         assert f"{name}.wasm" in out.stdout and "tier=basic" in out.stdout
         result = json.loads((tmp_path / name / f"{name}.conformance.json").read_text())
         assert result["certified"] is (verdict == 0)
+        assert result["integrity"]["conftests"] == [] and result["violations"] == []
     assert "LIFE-001" in result["blocking"]
 
 
@@ -55,4 +60,4 @@ def test_certify_help_explains() -> None:
         [sys.executable, "-m", "conformance.cli", "certify", "--help"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    assert "mandatory check" in out and "--policy" in out
+    assert "mandatory check" in out and "--policy" in out and "--noconftest" in out

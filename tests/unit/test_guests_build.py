@@ -632,3 +632,16 @@ def test_echo_types_returns_what_the_host_import_returned(echo_types: Any) -> No
     assert echo_types("call-config-get-int", "n") == -(2**63)
     assert echo_types("call-config-get-int", "m") == 7
     assert echo_types("call-config-get-int", "zz") == Variant("key-not-found", "zz")
+
+
+def test_the_conformance_suite_ships_current_copies_of_its_probe_guests() -> None:
+    from conformance import probe_guests
+    from tests.guests.build import PROBE_DIR, PROBE_GUESTS, probe_guest_wat
+
+    assert probe_guests.NAMES == PROBE_GUESTS
+    for name in PROBE_GUESTS:
+        committed = (PROBE_DIR / f"{name}.wat").read_text(encoding="utf-8")
+        assert committed == probe_guest_wat(name), (
+            f"conformance/probe_guests/{name}.wat is stale: python -m tests.guests.build --probes"
+        )
+        assert probe_guests.component_bytes(name)[:4] == b"\0asm"
