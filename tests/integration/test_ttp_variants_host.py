@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from conformance import data
 from reference_host import errors
 from reference_host import types as t
 from reference_host.capabilities.config import ConfigCapability
@@ -26,7 +27,7 @@ from reference_host.capabilities.metrics import MetricsCapability
 from reference_host.cli import EXIT_EVENTS_FAILED, EXIT_OK
 from reference_host.cli import main as flowctl_host
 from reference_host.engine import HostEngine, LoadedComponent
-from reference_host.jsonform import event_from_json, event_to_json
+from reference_host.jsonform import event_to_json
 from reference_host.limits import ResourceLimits
 from reference_host.processor import ProcessorInstance
 
@@ -130,8 +131,7 @@ def guest(host: HostEngine, loaded: dict[str, LoadedComponent]) -> Iterator[Any]
 
 
 def load_events(name: str) -> list[t.Event]:
-    lines = (FIX / "events" / name).read_text().splitlines()
-    return [event_from_json(json.loads(line)) for line in lines if line.strip()]
+    return data.load_events(FIX / "events" / name)
 
 
 def load_expected(name: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from conformance.checks import BY_ID, Category
+from conformance.configs import draw
 from reference_host import errors
 from reference_host import types as t
 from reference_host.backends.memory import MemoryBackend
@@ -689,28 +690,6 @@ def test_leaks_secret_logs_the_api_key(lab: Lab) -> None:
         assert granted.logging is not None and granted.logging.records == []
 
 
-def _draw(strategy: Any, n: int) -> list[Any]:
-    """``n`` examples of a hypothesis strategy, the same on every run."""
-    from hypothesis import HealthCheck, Phase, given, settings
-
-    out: list[Any] = []
-
-    @settings(
-        max_examples=n,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(strategy)
-    def collect(value: Any) -> None:
-        out.append(value)
-
-    collect()
-    return out
-
-
 def test_leaks_secret_validates_exactly_what_its_schema_allows(lab: Lab) -> None:
     """validate-config and initialize agree with the schema on every config, both ways."""
     import jsonschema
@@ -731,7 +710,7 @@ def test_leaks_secret_validates_exactly_what_its_schema_allows(lab: Lab) -> None
             return False
         return validator.is_valid(value)
 
-    valid = _draw(from_schema(schema), 40)  # what LIFE-002 draws from
+    valid = draw(from_schema(schema), 40)  # what LIFE-002 draws from
     others: list[Any] = [None, True, 12345, -1.5, "a string", [], [1], {}, {"x": {}}]
     mutated = [{**v, "api_key": other} for v in valid[:8] for other in others]  # LIFE-003's
     finite = st.floats(allow_nan=False, allow_infinity=False)
@@ -740,7 +719,7 @@ def test_leaks_secret_validates_exactly_what_its_schema_allows(lab: Lab) -> None
         lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
     )
     configs = [
-        *(json.dumps(v) for v in [*valid, *mutated, *others, *_draw(json_values, 40)]),
+        *(json.dumps(v) for v in [*valid, *mutated, *others, *draw(json_values, 40)]),
         *("{}", ' {"api_key" : "x" } ', '{"nested": {"api_key": 1}}', '{"api_keys": 1}'),
         *('{"API_KEY": 1}', '{"api\\u005fkey": "x"}', '{"api\\u005Fkey": 1}', '{"api_key": null}'),
         *('{"api_key": ["x"]}', '{"api_key": 1, "api_key": "x"}', '{"api_key": "x", "api_key": 1}'),
