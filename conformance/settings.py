@@ -1,9 +1,11 @@
 """What a conformance run was asked to do, resolved once into frozen values.
 
 The plugin resolves command line > ini > default into :class:`SuiteSettings` (never
-``getoption(x) or getini(x)``: that drops ``0`` and ``""``); everything downstream reads only
-these objects.  The parsers here are the ``type=`` callables of the options, so a bad value is a
-usage error at parse time that names the option and the fix.
+``getoption(x) or getini(x)``: that drops ``0`` and ``""``) and keeps it in ``config.stash``
+under :data:`SETTINGS_KEY`; everything downstream reads only these objects.  The parsers here
+parse one value of an option each (the plugin's ``type=`` callables, and its ini twins): a bad
+value is a :class:`SettingsError` that names the option and the fix, which the plugin turns into
+a usage error before anything runs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 from conformance.checks import BY_ID, Tier
 from conformance.services import ServiceMode
@@ -96,6 +100,11 @@ class SuiteSettings:
     http_fixture: Path | None = None
 
 
+#: Where the plugin keeps the run's :class:`SuiteSettings` (``config.stash``; absent without
+#: ``--component``).
+SETTINGS_KEY = pytest.StashKey[SuiteSettings]()
+
+
 # ---------------------------------------------------------------------- option parsers
 
 
@@ -168,18 +177,34 @@ def key_value(option: str, raw: str, sep: str = "=", form: str = "KEY=VALUE") ->
     return key.strip(), value.strip()
 
 
+def threshold(raw: str) -> tuple[str, str]:
+    """``KEY=VALUE`` of a known threshold with a value of its type (see :class:`Thresholds`)."""
+    pair = key_value("--conformance-threshold", raw)
+    Thresholds().with_overrides([pair])
+    return pair
+
+
+def waiver(raw: str) -> tuple[str, str]:
+    """``CHECK-ID:reason``: a waiver must name a real check and give a reason."""
+    check, reason = key_value("--conformance-waive", raw, sep=":", form="CHECK:REASON")
+    check = check.upper()
+    if check not in BY_ID:
+        raise SettingsError(
+            f"--conformance-waive {raw!r}: no check {check!r} (see conformance/CHECKS.md)"
+        )
+    return check, reason
+
+
 def waivers(pairs: Iterable[str]) -> dict[str, str]:
-    """``CHECK-ID:reason`` entries: a waiver must name a real check and give a reason."""
-    out: dict[str, str] = {}
-    for raw in pairs:
-        check, reason = key_value("--conformance-waive", raw, sep=":", form="CHECK:REASON")
-        check = check.upper()
-        if check not in BY_ID:
-            raise SettingsError(
-                f"--conformance-waive {raw!r}: no check {check!r} (see conformance/CHECKS.md)"
-            )
-        out[check] = reason
-    return out
+    """``CHECK-ID:reason`` entries (:func:`waiver`), by check id."""
+    return dict(waiver(raw) for raw in pairs)
+
+
+def http_fixture(raw: str, base: Path | None = None) -> Path:
+    """A JSON file of fixture HTTP responses (a JSON object)."""
+    path = existing_file("--conformance-http-fixture", raw, base)
+    load_json_object("--conformance-http-fixture", path)
+    return path
 
 
 def load_json_object(option: str, path: Path) -> dict[str, object]:

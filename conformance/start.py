@@ -72,10 +72,12 @@ def discard(start: RunStart) -> None:
 
 def begin(settings: SuiteSettings) -> RunStart:
     """Snapshot, load, choose the configuration, record what the run is earned under."""
-    from conformance.harness import CERTIFICATION_FUEL, ComponentUnderTest, ConfigRefusedError
+    from conformance.config_choice import ConfigRefusedError
+    from conformance.harness import CERTIFICATION_FUEL, ComponentUnderTest
     from conformance.inputs import inputs_for
     from conformance.provenance import caps, earned_under
     from conformance.recorder import suite_version
+    from conformance.services import Services
     from reference_host.jsonform import event_to_json
 
     copy, sha, size = snapshot(settings.component)
@@ -85,8 +87,6 @@ def begin(settings: SuiteSettings) -> RunStart:
     tried: list[str] = []
     policy = None
     workload: list[str] = []
-    from conformance.harness import Services
-
     services = Services(settings)
     origin = None
     try:

@@ -1,4 +1,4 @@
-"""``flowctl-host``: inspect, validate and run flowctl processor components.
+"""``flowctl-host``: inspect, validate, run and serve flowctl processor components.
 
 Exit status: 0 success; 1 some events failed (each has an error record in the output);
 2 bad usage, bad input file, bad component or bad policy; 3 the component refused its config.
@@ -319,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("schema", help="print the JSON Schema of an event's JSON form")
     p.set_defaults(func=cmd_schema)
+    from reference_host.rpc.cli_serve import add_parser as add_serve
+
+    add_serve(sub)
     return parser
 
 

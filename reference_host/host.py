@@ -77,14 +77,16 @@ def capabilities_from_policy(
             HttpClientCapability.from_policy(caps.http, component_id=component_id)
         )
     if wanted(names.DATABASE):
-        from reference_host.capabilities.database import SqlCapability
-
-        granted.others.append(SqlCapability.from_policy(caps.database, component_id=component_id))
-    if wanted(names.KEY_VALUE):
-        from reference_host.capabilities.key_value import KeyValueHostCapability
+        from reference_host.capabilities.database import DatabaseCapability
 
         granted.others.append(
-            KeyValueHostCapability.from_policy(caps.key_value, component_id=component_id)
+            DatabaseCapability.from_policy(caps.database, component_id=component_id)
+        )
+    if wanted(names.KEY_VALUE):
+        from reference_host.capabilities.key_value import KeyValueCapability
+
+        granted.others.append(
+            KeyValueCapability.from_policy(caps.key_value, component_id=component_id)
         )
     return granted
 

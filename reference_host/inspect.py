@@ -18,8 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from wasmtime import Engine
-from wasmtime.component import Component
-from wasmtime.component import _types as wt
+from wasmtime.component import (
+    Component,
+    EnumType,
+    FlagsType,
+    FuncType,
+    RecordType,
+    TupleType,
+    VariantType,
+)
 
 from reference_host import interfaces as names
 from reference_host._tools import wasm_tools, wit_dir
@@ -126,7 +133,7 @@ class Reference:
     def type_name(self, iface: str, ty: Any) -> str | None:
         """The WIT name of a reference type (``None`` for anonymous types)."""
         for name, item in self.interfaces[iface].items():
-            if not isinstance(item, wt.FuncType) and type(item) is type(ty) and item == ty:
+            if not isinstance(item, FuncType) and type(item) is type(ty) and item == ty:
                 return name
         return None
 
@@ -161,14 +168,14 @@ def describe_difference(ref: Reference, iface: str, want: Any, got: Any, where: 
     here = f"{_kind(want)} `{label}`" if label else f"{where} ({_kind(want)})"
     if type(want) is not type(got):
         return f"{here}: expected a {_kind(want)}, the component has a {_kind(got)}"
-    if isinstance(want, wt.RecordType | wt.VariantType):
-        wf = want.fields if isinstance(want, wt.RecordType) else want.cases
-        gf = got.fields if isinstance(got, wt.RecordType) else got.cases
+    if isinstance(want, RecordType | VariantType):
+        wf = want.fields if isinstance(want, RecordType) else want.cases
+        gf = got.fields if isinstance(got, RecordType) else got.cases
         wn, gn = [n for n, _ in wf], [n for n, _ in gf]
         if wn != gn:
             extra = [n for n in gn if n not in wn]
             missing = [n for n in wn if n not in gn]
-            what = "field" if isinstance(want, wt.RecordType) else "case"
+            what = "field" if isinstance(want, RecordType) else "case"
             parts = []
             if extra:
                 parts.append(f"{what}(s) {', '.join(extra)} not in the WIT")
@@ -186,7 +193,7 @@ def describe_difference(ref: Reference, iface: str, want: Any, got: Any, where: 
             if sub:
                 return sub
         return f"{here}: differs"
-    if isinstance(want, wt.EnumType | wt.FlagsType):
+    if isinstance(want, EnumType | FlagsType):
         return f"{here}: names {list(got.names)} instead of {list(want.names)}"
     for attr in ("element", "ok", "err"):
         if hasattr(want, attr):
@@ -197,7 +204,7 @@ def describe_difference(ref: Reference, iface: str, want: Any, got: Any, where: 
                 sub = describe_difference(ref, iface, w, g, f"{where}<{attr}>")
                 if sub:
                     return sub
-    if isinstance(want, wt.TupleType):
+    if isinstance(want, TupleType):
         if len(want.elements) != len(got.elements):
             return f"{here}: {len(got.elements)} elements instead of {len(want.elements)}"
         for i, (w, g) in enumerate(zip(want.elements, got.elements, strict=True)):
@@ -212,7 +219,7 @@ def compare_function(ref: Reference, iface: str, fname: str, got: Any) -> str | 
     want = ref.interfaces[iface].get(fname)
     if want is None:
         return f"{fname} is not a function of {iface}"
-    if not isinstance(got, wt.FuncType):
+    if not isinstance(got, FuncType):
         return f"{fname} is a {_kind(got)}, not a function"
     wp, gp = want.params, got.params
     if [n for n, _ in wp] != [n for n, _ in gp]:
@@ -263,7 +270,7 @@ def inspect_component(engine: Engine, component: Component) -> ComponentReport:
                 )
             else:
                 for item, ty in _instance_items(ext.ty, engine).items():
-                    if isinstance(ty, wt.FuncType):
+                    if isinstance(ty, FuncType):
                         problem = compare_function(ref, name, item, ty)
                         if problem:
                             break

@@ -4,7 +4,8 @@ Every call into the guest is armed afresh (:meth:`CallBudget.arm`): fuel is rese
 ``max_fuel`` and the epoch deadline to ``execution_timeout`` from *now*, so limits hold on every
 call, not only the first.  Time spent inside host functions counts: the epoch keeps ticking while
 the host works, and the guest traps as soon as it runs again past its deadline; host capabilities
-bound their own I/O by :meth:`CallBudget.remaining`.
+bound their own I/O by :meth:`CallBudget.remaining`.  What kind of trap a spent limit causes is
+decided in :mod:`reference_host.traps`.
 """
 
 from __future__ import annotations
@@ -16,13 +17,6 @@ from dataclasses import dataclass, field
 from wasmtime import Store
 
 from reference_host.engine import EngineConfig
-from reference_host.errors import (
-    CallTimeoutError,
-    GuestTrap,
-    MemoryLimitError,
-    OutOfFuelError,
-    StackExhaustedError,
-)
 
 WASM_PAGE = 65536
 
@@ -117,41 +111,3 @@ class CallBudget:
         if self.limits.max_fuel is None:
             return None
         return self.fuel - store.get_fuel()
-
-
-def trap_reason(message: str) -> str:
-    """The cause line of a wasmtime error ("wasm trap: all fuel consumed ..."), else line one."""
-    lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
-    if "Caused by:" in lines:
-        after = lines[lines.index("Caused by:") + 1 :]
-        if after:
-            return after[-1]
-    return lines[0] if lines else "trap"
-
-
-def classify_trap(message: str) -> type[GuestTrap]:
-    """The :class:`GuestTrap` subclass for a wasmtime trap message."""
-    low = message.lower()
-    if "all fuel consumed" in low or "out of fuel" in low:
-        return OutOfFuelError
-    if "interrupt" in low or "epoch deadline" in low:
-        return CallTimeoutError
-    if "call stack exhausted" in low or "stack overflow" in low:
-        return StackExhaustedError
-    if "memory" in low and ("limit" in low or "exceeds" in low or "grow" in low):
-        return MemoryLimitError
-    return GuestTrap
-
-
-REMEDIES: dict[type[GuestTrap], str] = {
-    OutOfFuelError: "the call needed more fuel than max_fuel allows; raise max_fuel or do less "
-    "work per call (smaller batch_size)",
-    CallTimeoutError: "the call ran longer than execution_timeout; raise execution_timeout, lower "
-    "batch_size, or fix a loop that never ends",
-    StackExhaustedError: "the guest recursed too deeply; fix unbounded recursion or raise "
-    "max_wasm_stack",
-    MemoryLimitError: "the guest needs more linear memory than max_memory_pages allows; raise "
-    "max_memory_pages or reduce the guest's memory use",
-    GuestTrap: "the guest trapped (a bug in the component); a well-behaved component returns "
-    "processor-error instead",
-}

@@ -1,84 +1,70 @@
 """The frozen sandbox policy of one processor: the pipeline YAML's processor ``config:`` block.
 
 Everything the design document's Go ``ComponentConfig`` holds, validated once, deny by default
-(a missing capability block grants nothing).  Our extensions to the design document:
-``max_wasm_stack`` (bytes of wasm stack, default 512 KiB), ``unknown_imports``
-(``refuse`` the component at load time, or ``trap`` when an unknown import is called),
-``capabilities.wasi`` (WASI is linked only when true), ``http.max_response_bytes`` (1 MiB),
-``http.follow_redirects`` (false) and ``http.max_redirects`` (5), ``key_value.url`` (secret),
-``key_value.max_keys`` / ``max_value_bytes`` / ``max_key_bytes``.  Durations are strings such as
-``"10s"``, ``"100ms"``, ``"1m30s"`` or numbers of seconds, and are held as float seconds.
-Connection strings and URLs are :class:`~pydantic.SecretStr`: never in ``repr``, ``str`` or
-``model_dump_json``; :meth:`Policy.redacted` gives a report-safe dict.  Every validation error is
-a :class:`~reference_host.errors.PolicyError` naming the key path and what is expected.
+(a missing capability block grants nothing; the blocks are the grants of
+:mod:`reference_host.grants`).  Our extensions to the design document: ``max_wasm_stack`` (bytes
+of wasm stack, default 512 KiB), ``unknown_imports`` (``refuse`` the component at load time, or
+``trap`` when an unknown import is called), ``capabilities.wasi`` (WASI is linked only when
+true), ``http.max_response_bytes`` (1 MiB), ``http.follow_redirects`` (false) and
+``http.max_redirects`` (5), ``key_value.url`` (secret), ``key_value.max_keys`` /
+``max_value_bytes`` / ``max_key_bytes``.  Durations are strings such as ``"10s"``, ``"100ms"``,
+``"1m30s"`` or numbers of seconds, and are held as float seconds.  Connection strings and URLs
+are :class:`~pydantic.SecretStr`: never in ``repr``, ``str`` or ``model_dump_json``;
+:meth:`Policy.redacted` gives a report-safe dict.  Every validation error is a
+:class:`~reference_host.errors.PolicyError` naming the key path and what is expected.
+
+Two ways in: :func:`load_policy` (a file) and :func:`policy_from_mapping` (parsed data); both
+accept a pipeline, a processor block or a bare ``config`` mapping (:mod:`reference_host.pipeline`
+reads the file and picks the block).
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-import math
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     SecretStr,
-    StrictBool,
     StrictInt,
-    StrictStr,
     ValidationError,
     ValidationInfo,
     field_validator,
 )
 
-from reference_host import interfaces
 from reference_host.errors import PolicyError
-from reference_host.rules.http import RateLimiter, UrlRules, parse_entry
+from reference_host.grants import (
+    INTERFACE_GRANTS,
+    KIB,
+    MIB,
+    Capabilities,
+    Duration,
+    FrozenModel,
+    PositiveInt,
+)
+from reference_host.pipeline import parse_json_object, read_document, select_config
+from reference_host.rules.http import UrlRules
 from reference_host.rules.kv import KeyRules, check_namespace
-from reference_host.rules.sql import OPERATIONS, SqlRules, parse_table_entry
+from reference_host.rules.rate import RateLimiter
+from reference_host.rules.sql import SqlRules
 
 __all__ = [
-    "INTERFACE_GRANTS",
-    "Capabilities",
-    "DatabaseCapability",
-    "HttpCapability",
-    "KeyValueCapability",
     "Policy",
     "deep_merge",
     "load_policy",
-    "parse_duration",
     "policy_from_mapping",
     "redact_secret",
 ]
 
-KIB, MIB = 1024, 1024 * 1024
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _SECRET_KEYS = re.compile(
     r"password|passwd|secret|token|api[_-]?key|credential|private[_-]?key", re.IGNORECASE
 )
-
-#: interface -> (capabilities field, policy key that grants it); keys from interfaces.GRANT_KEYS
-INTERFACE_GRANTS: dict[str, tuple[str, str]] = {
-    iface: (field, interfaces.GRANT_KEYS[iface])
-    for iface, field in (
-        (interfaces.LOGGING, "logging"),
-        (interfaces.METRICS, "metrics"),
-        (interfaces.CONFIG, "config"),
-        (interfaces.HTTP_CLIENT, "http"),
-        (interfaces.DATABASE, "database"),
-        (interfaces.KEY_VALUE, "key_value"),
-    )
-}
 _SHORT_NAMES = {
     "logging": "logging",
     "metrics": "metrics",
@@ -91,108 +77,7 @@ _SHORT_NAMES = {
 }
 
 
-def parse_duration(value: object) -> float:
-    """Return seconds for ``"10s"``, ``"100ms"``, ``"1m30s"``, ``"1h"`` or a number of seconds."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration like '10s', '100ms' or a number of seconds")
-    if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise ValueError(f"expected a finite duration in seconds, got {value!r}")
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        parts = list(_DURATION_PART.finditer(text))
-        if parts and "".join(p.group(0) for p in parts) == text:
-            return sum(float(p.group(1)) * _UNITS[p.group(2)] for p in parts)
-    raise ValueError(
-        f"expected a duration like '10s', '100ms', '1m30s' or a number of seconds, got {value!r}"
-    )
-
-
-def _checked(check: Callable[[str], object]) -> Callable[[str], str]:
-    def validate(value: str) -> str:
-        check(value)
-        return value
-
-    return validate
-
-
-def _upper_operation(value: str) -> str:
-    op = value.strip().upper()
-    if op not in OPERATIONS:
-        raise ValueError(f"expected one of {', '.join(OPERATIONS)} (case-insensitive)")
-    return op
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
-PositiveInt = Annotated[StrictInt, Field(ge=1)]
-DomainEntry = Annotated[StrictStr, AfterValidator(_checked(parse_entry))]
-TableEntry = Annotated[StrictStr, AfterValidator(_checked(parse_table_entry))]
-Operation = Annotated[StrictStr, AfterValidator(_upper_operation)]
-Namespace = Annotated[StrictStr, AfterValidator(check_namespace)]
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class HttpCapability(_Frozen):
-    """``capabilities.http``: outbound HTTP to ``allowed_domains`` only (see rules.http)."""
-
-    enabled: StrictBool = False
-    allowed_domains: tuple[DomainEntry, ...] = ()
-    request_timeout: Duration = 30.0
-    max_requests: PositiveInt = 100
-    rate_limit_window: Duration = 60.0
-    max_response_bytes: PositiveInt = MIB
-    follow_redirects: StrictBool = False
-    max_redirects: Annotated[StrictInt, Field(ge=0, le=20)] = 5
-
-
-class DatabaseCapability(_Frozen):
-    """``capabilities.database``: PostgreSQL statements checked by rules.sql."""
-
-    enabled: StrictBool = False
-    connection_string: SecretStr | None = None
-    allowed_tables: tuple[TableEntry, ...] = ()
-    allowed_operations: tuple[Operation, ...] = ("SELECT",)
-    query_timeout: Duration = 30.0
-
-
-class KeyValueCapability(_Frozen):
-    """``capabilities.key_value``: keys confined to ``namespace`` (see rules.kv)."""
-
-    enabled: StrictBool = False
-    backend: Literal["redis", "memory"] = "redis"
-    url: SecretStr | None = None
-    namespace: Namespace = "default"
-    ttl_max: Duration | None = None
-    max_keys: PositiveInt = 10_000
-    max_value_bytes: PositiveInt = MIB
-    max_key_bytes: PositiveInt = 512
-
-
-class Capabilities(_Frozen):
-    """``capabilities``: what the component may import; everything defaults to not granted."""
-
-    logging: StrictBool = False
-    metrics: StrictBool = False
-    config: StrictBool = False
-    http: HttpCapability = HttpCapability()
-    database: DatabaseCapability = DatabaseCapability()
-    key_value: KeyValueCapability = KeyValueCapability()
-    wasi: StrictBool = False
-
-    @field_validator("http", "database", "key_value", mode="before")
-    @classmethod
-    def _shorthand(cls, value: object) -> object:
-        """Accept ``http: false`` / ``http: true`` / an empty block for ``{enabled: ...}``."""
-        if value is None:
-            return {}
-        return {"enabled": value} if isinstance(value, bool) else value
-
-
-class Policy(_Frozen):
+class Policy(FrozenModel):
     """The validated, frozen ``config:`` block of one ``wasm-component`` processor."""
 
     component_file: Path | None = None
@@ -233,13 +118,13 @@ class Policy(_Frozen):
                 raise ValueError(f"the mapping is not JSON-serialisable: {exc}") from exc
         if not isinstance(value, str):
             raise ValueError("expected a JSON object, as a string or a mapping")
-        _parse_json_object(value)
+        parse_json_object(value)
         return value
 
     @property
     def processor_config_data(self) -> dict[str, Any]:
         """The parsed ``processor_config`` (a fresh dict on every access)."""
-        return _parse_json_object(self.processor_config)
+        return parse_json_object(self.processor_config)
 
     # ------------------------------------------------------------------ grants
 
@@ -355,26 +240,6 @@ def redact_secret(secret: SecretStr | None) -> str | None:
     return "**********"
 
 
-def _parse_json_object(text: str) -> dict[str, Any]:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [key for key, _ in pairs]
-        dupes = sorted({key for key in keys if keys.count(key) > 1})
-        if dupes:
-            raise ValueError(f"duplicate JSON keys {dupes}")
-        return dict(pairs)
-
-    def no_constants(name: str) -> object:
-        raise ValueError(f"{name} is not valid JSON")
-
-    try:
-        data = json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"expected a JSON object: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
-    return data
-
-
 def _unwrap_secrets(value: Any) -> Any:
     if isinstance(value, SecretStr):
         return value.get_secret_value()
@@ -397,28 +262,6 @@ def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[st
 # ---------------------------------------------------------------------- loading
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe YAML loader that refuses duplicate mapping keys (the last one would win silently)."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"duplicate key {key!r}; each key may appear once",
-                key_node.start_mark,
-            )
-        seen.add(key)
-    return dict(loader.construct_mapping(node))
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def load_policy(path: str | Path, processor_id: str | None = None) -> Policy:
     """Load a policy from a pipeline YAML, a processor block, or a bare ``config`` mapping.
 
@@ -428,21 +271,7 @@ def load_policy(path: str | Path, processor_id: str | None = None) -> Policy:
     strict JSON (no duplicate keys, no NaN); anything else as YAML (no duplicate keys either).
     """
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(
-            f"cannot read policy file {file}: {exc}; pass an existing UTF-8 YAML or JSON file"
-        ) from exc
-    try:
-        if file.suffix.lower() == ".json":
-            data: object = _parse_json_object(text)
-        else:
-            data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except (yaml.YAMLError, ValueError) as exc:
-        raise PolicyError(f"{file} is not valid YAML/JSON: {exc}") from exc
-    if not isinstance(data, Mapping):
-        raise PolicyError(f"{file}: expected a mapping at the top level, got {type(data).__name__}")
+    data = read_document(file)
     return policy_from_mapping(
         data, processor_id=processor_id, base_dir=file.parent, source=str(file)
     )
@@ -456,67 +285,13 @@ def policy_from_mapping(
     source: str = "<mapping>",
 ) -> Policy:
     """Validate a pipeline / processor block / ``config`` mapping (see :func:`load_policy`)."""
-    config, prefix, pid = _select_config(data, processor_id, source)
+    config, prefix, pid = select_config(data, processor_id, source)
     config = _default_namespace(config, pid)
     try:
         return Policy.model_validate(config, context={"base_dir": base_dir})
     except ValidationError as exc:
         lines = [_describe(error, prefix) for error in exc.errors(include_url=False)]
         raise PolicyError(f"invalid policy in {source}:\n  " + "\n  ".join(lines)) from None
-
-
-def _select_config(
-    data: Mapping[str, Any], processor_id: str | None, source: str
-) -> tuple[Mapping[str, Any], str, str | None]:
-    """Return (config mapping, key-path prefix, processor id) for the three accepted shapes."""
-    if "spec" in data or "apiVersion" in data or "kind" in data:
-        spec = data.get("spec")
-        processors = spec.get("processors") if isinstance(spec, Mapping) else None
-        if not isinstance(processors, list) or not processors:
-            raise PolicyError(f"{source}: spec.processors: expected a non-empty list")
-        ids = [p.get("id") if isinstance(p, Mapping) else None for p in processors]
-        if processor_id is not None:
-            matches = [i for i, pid in enumerate(ids) if pid == processor_id]
-            if not matches:
-                raise PolicyError(
-                    f"{source}: no processor with id {processor_id!r} in "
-                    f"spec.processors; ids: {ids}"
-                )
-            index = matches[0]
-        else:
-            wasm = [
-                i
-                for i, p in enumerate(processors)
-                if isinstance(p, Mapping) and p.get("type") == "wasm-component"
-            ]
-            if len(wasm) != 1:
-                raise PolicyError(
-                    f"{source}: {len(wasm)} processors of type wasm-component; "
-                    f"pass a processor id, one of {ids}"
-                )
-            index = wasm[0]
-        return _from_block(processors[index], f"spec.processors[{index}]", source)
-    if "config" in data and ("id" in data or "type" in data):
-        config, prefix, pid = _from_block(data, "", source)
-        if processor_id is not None and pid != processor_id:
-            raise PolicyError(f"{source}: the processor block has id {pid!r}, not {processor_id!r}")
-        return config, prefix, pid
-    return data, "", processor_id
-
-
-def _from_block(block: object, path: str, source: str) -> tuple[Mapping[str, Any], str, str | None]:
-    where = f"{path}." if path else ""
-    if not isinstance(block, Mapping):
-        raise PolicyError(f"{source}: {path or 'processor'}: expected a mapping")
-    if block.get("type", "wasm-component") != "wasm-component":
-        raise PolicyError(
-            f"{source}: {where}type: expected 'wasm-component', got {block.get('type')!r}"
-        )
-    config = block.get("config")
-    if not isinstance(config, Mapping):
-        raise PolicyError(f"{source}: {where}config: expected the processor's config mapping")
-    pid = block.get("id")
-    return config, f"{where}config", pid if isinstance(pid, str) else None
 
 
 def _default_namespace(config: Mapping[str, Any], pid: str | None) -> Mapping[str, Any]:

@@ -10,6 +10,10 @@ Calls in the wrong state are refused with :class:`~reference_host.errors.Lifecyc
 entering the guest.  After any trap the store is discarded, a fresh instance is made and — when
 the trap happened after ``initialize`` — re-initialized with the same config; the failing call
 raises a :class:`~reference_host.errors.GuestTrap` subclass and the next call works.
+
+What happens before the first instance lives next door: the contract check and the linker that
+serves (or refuses) the imports in :mod:`reference_host.linking`, the kind of a trap and its
+remedy in :mod:`reference_host.traps`.
 """
 
 from __future__ import annotations
@@ -21,11 +25,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from wasmtime import Store, WasmtimeError
-from wasmtime.component import Linker, LinkerInstance
 
 from reference_host import interfaces as names
 from reference_host.abi import schema
-from reference_host.abi.call import GuestFunc, add_host_func, take_host_exception
+from reference_host.abi._wasmtime import store_context
+from reference_host.abi.call import GuestFunc, take_host_exception
 from reference_host.capabilities.base import Capability, HostContext
 from reference_host.engine import HostEngine, LoadedComponent
 from reference_host.errors import (
@@ -35,20 +39,11 @@ from reference_host.errors import (
     MissingProcessorExportError,
     OutputLimitError,
     ProcessorErrorResult,
-    UngrantedImportError,
-    UnknownImportError,
-    WasiImportError,
-    WitDriftError,
 )
 from reference_host.inspect import ComponentReport, inspect_component
-from reference_host.limits import (
-    REMEDIES,
-    CallBudget,
-    CallMeasurement,
-    ResourceLimits,
-    classify_trap,
-    trap_reason,
-)
+from reference_host.limits import CallBudget, CallMeasurement, ResourceLimits
+from reference_host.linking import build_linker, check_contract
+from reference_host.traps import REMEDIES, classify_trap, trap_reason
 from reference_host.types import Err, Event, HealthStatus, Ok, ProcessorInfo
 
 
@@ -79,39 +74,6 @@ _HINTS = {
 }
 
 
-def check_contract(report: ComponentReport) -> None:
-    """Raise when the component does not export our processor interface with our types."""
-    if not report.processor_export:
-        raise MissingProcessorExportError(
-            f"the component does not export {names.PROCESSOR} (it exports: "
-            f"{', '.join(report.exports) or 'nothing'}); build it for one of the worlds "
-            f"{', '.join(names.WORLDS)} of wit/flowctl.wit"
-        )
-    missing = [f for f, v in report.functions.items() if v == "missing"]
-    if missing:
-        raise MissingProcessorExportError(
-            f"{names.PROCESSOR} lacks {', '.join(missing)}; implement every processor function"
-        )
-    if report.drift:
-        raise WitDriftError(
-            "the component was built from a WIT that differs from obsrvr:flowctl@1.0.0: "
-            + "; ".join(report.drift)
-            + ". Rebuild it against this project's wit/flowctl.wit."
-        )
-
-
-def _link_refusals(linker: LinkerInstance, interface: str) -> None:
-    """Define every function of an ungranted capability as a trap naming the grant to add."""
-    short = names.short(interface)
-    key = names.GRANT_KEYS[interface]
-
-    def refuse(*_args: Any) -> Any:
-        raise PermissionError(f"{interface} is not granted ({key} grants it)")
-
-    for sig in schema.INTERFACES[short].values():
-        add_host_func(linker, sig, refuse, qualname=f"{short}.{sig.name}")
-
-
 class ProcessorInstance:
     """A running processor component with explicit lifecycle, limits and trap recovery."""
 
@@ -138,7 +100,15 @@ class ProcessorInstance:
         self.budget = self.context.budget = CallBudget(self.limits)
         self._caps = {c.interface: c for c in capabilities}
         self._allow_wasi = allow_wasi
-        self._linker = self._build_linker(unknown_imports)
+        self._linker = build_linker(
+            host.engine,
+            loaded.component,
+            self.report,
+            self._caps,
+            self.context,
+            unknown_imports=unknown_imports,
+            allow_wasi=allow_wasi,
+        )
         self.measurements: list[CallMeasurement] = []
         self.recycles = 0
         self._config: str | None = None
@@ -155,50 +125,6 @@ class ProcessorInstance:
 
     # ------------------------------------------------------------------ setup
 
-    def _build_linker(self, unknown_imports: str) -> Linker:
-        if unknown_imports not in ("refuse", "trap"):
-            raise ValueError("unknown_imports must be 'refuse' or 'trap'")
-        ungranted = [n for n in self.report.flowctl_imports if n not in self._caps]
-        wasi = [] if self._allow_wasi else list(self.report.wasi_imports)
-        other = list(self.report.other_imports)
-        if unknown_imports == "refuse":
-            listing = ", ".join(i.name for i in self.report.imports) or "nothing"
-            if ungranted:
-                grants = "; ".join(f"{n} ← {names.GRANT_KEYS[n]}" for n in ungranted)
-                raise UngrantedImportError(
-                    f"the component imports {listing}; the policy does not grant: {grants}. "
-                    "Grant them in the policy, or load with unknown_imports='trap' to make "
-                    "ungranted imports trap when called."
-                )
-            if wasi:
-                raise WasiImportError(
-                    f"the component imports WASI ({', '.join(wasi)}), which the policy does not "
-                    "grant (capabilities.wasi: true). Sandboxed processors should not need WASI: "
-                    "build with `componentize-py --stub-wasi` or `jco componentize -d ...`."
-                )
-            if other:
-                raise UnknownImportError(
-                    f"the component imports {', '.join(other)}, which no flowctl host provides; "
-                    "remove those imports (the processor may import only obsrvr:flowctl/*)."
-                )
-        linker = Linker(self.host.engine)
-        if self._allow_wasi and self.report.wasi_imports:
-            linker.add_wasip2()
-        with linker.root() as root:
-            for name in self.report.flowctl_imports:
-                cap = self._caps.get(name)
-                if cap is not None:
-                    with root.add_instance(name) as li:
-                        cap.link(li, self.context)
-                elif unknown_imports == "trap":
-                    with root.add_instance(name) as li:
-                        _link_refusals(li, name)
-        if unknown_imports == "trap" and (other or wasi):
-            # wasmtime matches names exactly here, so this would also shadow a semver-compatible
-            # granted WASI with traps; it is only needed for imports no one provides
-            linker.define_unknown_imports_as_traps(self.loaded.component)
-        return linker
-
     def _instantiate(self) -> None:
         store = Store(self.host.engine)
         store.set_limits(memory_size=self.limits.memory_bytes)
@@ -211,7 +137,7 @@ class ProcessorInstance:
             inst = self._linker.instantiate(store, self.loaded.component)
         except WasmtimeError as exc:
             msg = str(exc)
-            kind = classify_trap(msg)
+            kind = classify_trap(exc)
             if "memory" in msg.lower() and "limit" in msg.lower():
                 kind = MemoryLimitError
             raise kind(
@@ -267,7 +193,7 @@ class ProcessorInstance:
         store = self._store
         assert store is not None
         self.budget.arm(store, function, events)
-        return self._funcs[function](store._context(), *args)
+        return self._funcs[function](store_context(store), *args)
 
     def _call(self, function: str, *args: Any, events_in: int = 0, checked: bool = True) -> Any:
         with self._lock:
@@ -300,7 +226,7 @@ class ProcessorInstance:
         """Record the trap, recycle the instance, and build the typed error (and its cause)."""
         msg = str(exc)
         host_exc = take_host_exception()
-        kind = classify_trap(msg)
+        kind = classify_trap(exc)
         self.measurements.append(
             CallMeasurement(function, duration, fuel, n, 0, f"trap:{kind.__name__}")
         )

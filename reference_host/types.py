@@ -21,6 +21,11 @@ tuple / list           ``tuple`` / ``list``; string ``str``; integers ``int`` (r
 =====================  ===========================================================================
 
 The JSON form of these values lives in :mod:`reference_host.jsonform`.
+
+**Why this is one long module**: it is declarations only, one per WIT type in the order of
+``wit/flowctl.wit``, under the one set of mapping rules above.  Split, the rules would no longer
+sit next to the types they govern, and ``reference_host.types`` (which the host, the suite and the
+tests import whole, as ``t``) would become several imports.
 """
 
 from __future__ import annotations

@@ -20,11 +20,14 @@ order).  Second, the main module's data segments: the pre-initialised interprete
 values from build-time randomness (the str hash seed), clocks and the inode metadata of
 componentize-py's own temporary files.  The inputs digest is therefore the build's identity, not
 the component's sha256.  See sample_components/README.md.
+
+What every builder here shares (errors, the result, the inputs digest, the atomic output and its
+stamp, the command line) is ``buildlib.py``; ``build_js.py`` and ``ttp_variants/build.py`` use it
+too.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -32,14 +35,20 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-FLOWCTL_WIT = REPO / "wit" / "flowctl.wit"
-DEFAULT_OUT = HERE / "dist"
+try:
+    from sample_components import build_js, buildlib
+except ImportError:  # run as a script outside an installed checkout: this folder is sys.path[0]
+    import build_js  # type: ignore[import-not-found,no-redef]
+    import buildlib  # type: ignore[import-not-found,no-redef]
+
+BuildError = buildlib.BuildError
+BuildResult = buildlib.BuildResult
+HERE = buildlib.HERE
+REPO = buildlib.REPO
+FLOWCTL_WIT = buildlib.FLOWCTL_WIT
+DEFAULT_OUT = buildlib.DEFAULT_OUT
 
 COMPONENTIZE_PY = "componentize-py"
 COMPONENTIZE_PY_VERSION = "0.25.1"
@@ -53,23 +62,8 @@ RECIPE = (
 _WORLD_RE = re.compile(r"^\s*world\s+([a-z][a-z0-9-]*)\s*\{", re.MULTILINE)
 
 
-class BuildError(RuntimeError):
-    """A sample could not be built; the message says why and what to do."""
-
-
-class ComponentizePyMissingError(BuildError):
+class ComponentizePyMissingError(buildlib.ToolMissingError):
     """componentize-py is not installed."""
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    """What :func:`build_sample` did."""
-
-    name: str
-    path: Path
-    built: bool  # False: skipped, the recorded inputs digest matched
-    seconds: float
-    sha256: str
 
 
 # ----------------------------------------------------------------------------- discovery
@@ -136,35 +130,18 @@ def source_digest(sample: Path, tool_version: str | None = None) -> str:
     """:func:`inputs_digest` of the sources in folder ``sample`` (laid out like a sample)."""
     if tool_version is None:
         tool_version = componentize_py()[1]
-    h = hashlib.sha256()
-
-    def add(label: str, data: bytes) -> None:
-        h.update(f"{label}\0{len(data)}\0".encode())
-        h.update(data)
-
-    add("recipe", RECIPE.encode())
-    add("tool", tool_version.encode())
-    add("flowctl.wit", FLOWCTL_WIT.read_bytes())
+    digest = buildlib.InputsDigest()
+    digest.add("recipe", RECIPE.encode())
+    digest.add("tool", tool_version.encode())
+    digest.add("flowctl.wit", FLOWCTL_WIT.read_bytes())
     for f in source_files(sample):
-        add(f.relative_to(sample).as_posix(), f.read_bytes())
-    return h.hexdigest()
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+        digest.add(f.relative_to(sample).as_posix(), f.read_bytes())
+    return digest.hexdigest()
 
 
 def _check_no_wasi(wasm: Path) -> None:
     """Fail if the component imports any ``wasi:*`` interface (needs wasm-tools; else skipped)."""
-    exe = shutil.which("wasm-tools")
-    if exe is None:
-        return
-    out = subprocess.run(
-        [exe, "component", "wit", str(wasm)], capture_output=True, text=True, check=False
-    )
-    if out.returncode != 0:
-        raise BuildError(f"wasm-tools could not read {wasm}: {out.stderr.strip()}")
-    wasi = sorted(set(re.findall(r"^\s*import\s+(wasi:[^;]+);", out.stdout, re.MULTILINE)))
+    wasi = [i for i in buildlib.wit_imports(wasm) or [] if i.startswith("wasi:")]
     if wasi:
         raise BuildError(f"{wasm} imports WASI despite --stub-wasi: {', '.join(wasi)}")
 
@@ -226,20 +203,10 @@ def build_source_dir(
             f"({INSTALL_HINT})",
             file=sys.stderr,
         )
-    out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"{name}.wasm"
-    stamp = out_dir / f"{name}.wasm.inputs.sha256"
+    output = buildlib.Output.create(out_dir, name)
     digest = source_digest(sample, version)
-    if (
-        not force
-        and target.is_file()
-        and stamp.is_file()
-        and stamp.read_text().split()[:1] == [digest]
-    ):
-        return BuildResult(
-            name, target, built=False, seconds=time.perf_counter() - start, sha256=_sha256(target)
-        )
+    if not force and output.is_current(digest):
+        return output.result(built=False, start=start)
 
     with tempfile.TemporaryDirectory(prefix=f"flowctl-build-{name}-") as tmp:
         build = Path(tmp)
@@ -269,49 +236,30 @@ def build_source_dir(
                 f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}"
             )
         _check_no_wasi(tmp_out)
-        # Same directory as the target, then an atomic rename: a reader never sees half a file.
-        staged = out_dir / f".{name}.wasm.partial"
-        shutil.copyfile(tmp_out, staged)
-        os.replace(staged, target)
-    stamp.write_text(f"{digest}\n")
-    return BuildResult(
-        name, target, built=True, seconds=time.perf_counter() - start, sha256=_sha256(target)
-    )
-
-
-def _js() -> Any:
-    """The JavaScript sample builder (``build_js.py`` beside this file)."""
-    try:
-        from sample_components import build_js
-    except ImportError:  # run as a script: this directory is on sys.path
-        import build_js  # type: ignore[no-redef]
-    return build_js
+        output.install(tmp_out, digest)
+    return output.result(built=True, start=start)
 
 
 def all_samples() -> list[str]:
     """Every sample: Python guests (componentize-py) and JavaScript guests (componentize-js)."""
-    return list_samples() + _js().list_js_samples()
+    return list_samples() + build_js.list_js_samples()
 
 
 def build_all(
     out_dir: Path | str = DEFAULT_OUT, *, only: str | None = None, force: bool = False
-) -> list[Any]:
+) -> list[BuildResult]:
     """Build every sample (or just ``only``) into ``out_dir``."""
-    js = _js()
     names = [only] if only else all_samples()
     return [
-        js.build_js_sample(n, out_dir, force=force)
-        if n in js.list_js_samples()
+        build_js.build_js_sample(n, out_dir, force=force)
+        if n in build_js.list_js_samples()
         else build_sample(n, out_dir, force=force)
         for n in names
     ]
 
 
 def main(argv: list[str] | None = None) -> int:
-    js = _js()
-    return js.run_cli(
-        argv, __doc__.split("\n\n")[0], all_samples(), build_all, (BuildError, js.JsBuildError)
-    )
+    return buildlib.run_cli(argv, __doc__.split("\n\n")[0], all_samples(), build_all)
 
 
 if __name__ == "__main__":

@@ -20,31 +20,34 @@ Steps, per sample:
    componentize-js versions, the recipe).  When it matches, the build is skipped.
 
 Builds of one sample are serialised with a lock file (pytest-xdist workers may build at once).
+Errors, the result, the digest framing, the atomic output and the CLI are ``buildlib.py``'s.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
-import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-FLOWCTL_WIT = REPO / "wit" / "flowctl.wit"
-DEFAULT_OUT = HERE / "dist"
+try:
+    from sample_components import buildlib
+except ImportError:  # run as a script outside an installed checkout: this folder is sys.path[0]
+    import buildlib  # type: ignore[import-not-found,no-redef]
+
+BuildResult = buildlib.BuildResult
+HERE = buildlib.HERE
+REPO = buildlib.REPO
+FLOWCTL_WIT = buildlib.FLOWCTL_WIT
+DEFAULT_OUT = buildlib.DEFAULT_OUT
 
 COMPONENTIZE_JS_PACKAGE = "@bytecodealliance/componentize-js"
 DISABLED_FEATURES = ("stdio", "random", "clocks", "http", "fetch-event")
@@ -56,24 +59,12 @@ RECIPE = (
 )
 
 
-class JsBuildError(RuntimeError):
+class JsBuildError(buildlib.BuildError):
     """A JavaScript sample could not be built; the message says why and what to do."""
 
 
-class NodeMissingError(JsBuildError):
+class NodeMissingError(JsBuildError, buildlib.ToolMissingError):
     """``node`` or ``npm`` is not installed."""
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    """What :func:`build_js_sample` did (the same fields as ``build.py``'s, plus npm timing)."""
-
-    name: str
-    path: Path
-    built: bool  # False: skipped, the recorded inputs digest matched
-    seconds: float
-    sha256: str
-    npm_ci_seconds: float | None = None  # None: node_modules was already installed
 
 
 @dataclass(frozen=True)
@@ -192,38 +183,21 @@ def inputs_digest(name: str, node_version: str | None = None) -> str:
     sample = _sample(name)
     if node_version is None:
         node_version = node_tools()[2]
-    h = hashlib.sha256()
-
-    def add(label: str, data: bytes) -> None:
-        h.update(f"{label}\0{len(data)}\0".encode())
-        h.update(data)
-
-    add("recipe", RECIPE.encode())
-    add("node", node_version.encode())
-    add("componentize-js", sample.componentize_js_version.encode())
-    add("entry", sample.entry.encode())
-    add("world", sample.world.encode())
-    add("flowctl.wit", FLOWCTL_WIT.read_bytes())
+    digest = buildlib.InputsDigest()
+    digest.add("recipe", RECIPE.encode())
+    digest.add("node", node_version.encode())
+    digest.add("componentize-js", sample.componentize_js_version.encode())
+    digest.add("entry", sample.entry.encode())
+    digest.add("world", sample.world.encode())
+    digest.add("flowctl.wit", FLOWCTL_WIT.read_bytes())
     for f in _sources(sample):
-        add(f.relative_to(sample.dir).as_posix(), f.read_bytes())
-    return h.hexdigest()
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+        digest.add(f.relative_to(sample.dir).as_posix(), f.read_bytes())
+    return digest.hexdigest()
 
 
 def component_imports(wasm: Path) -> list[str] | None:
     """The interfaces ``wasm`` imports, from ``wasm-tools component wit`` (None: no wasm-tools)."""
-    exe = shutil.which("wasm-tools")
-    if exe is None:
-        return None
-    out = subprocess.run(
-        [exe, "component", "wit", str(wasm)], capture_output=True, text=True, check=False
-    )
-    if out.returncode != 0:
-        raise JsBuildError(f"wasm-tools could not read {wasm}: {out.stderr.strip()}")
-    return sorted(set(re.findall(r"^\s*import\s+([^;]+);", out.stdout, re.MULTILINE)))
+    return buildlib.wit_imports(wasm, JsBuildError)
 
 
 def _check_imports(wasm: Path) -> None:
@@ -272,25 +246,11 @@ def build_js_sample(
     start = time.perf_counter()
     sample = _sample(name)
     node, _npm, node_version = node_tools()
-    out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"{name}.wasm"
-    stamp = out_dir / f"{name}.wasm.inputs.sha256"
+    output = buildlib.Output.create(out_dir, name)
     with _locked(sample):
         digest = inputs_digest(name, node_version)
-        if (
-            not force
-            and target.is_file()
-            and stamp.is_file()
-            and stamp.read_text().split()[:1] == [digest]
-        ):
-            return BuildResult(
-                name,
-                target,
-                built=False,
-                seconds=time.perf_counter() - start,
-                sha256=_sha256(target),
-            )
+        if not force and output.is_current(digest):
+            return output.result(built=False, start=start)
         npm_seconds = ensure_node_modules(name)
         cli = _componentize_js_cli(sample)
         with tempfile.TemporaryDirectory(prefix=f"flowctl-jsbuild-{name}-") as tmp:
@@ -317,19 +277,8 @@ def build_js_sample(
                     f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}"
                 )
             _check_imports(tmp_out)
-            # Same directory as the target, then an atomic rename: no reader sees half a file.
-            staged = out_dir / f".{name}.wasm.partial"
-            shutil.copyfile(tmp_out, staged)
-            os.replace(staged, target)
-        stamp.write_text(f"{digest}\n")
-    return BuildResult(
-        name,
-        target,
-        built=True,
-        seconds=time.perf_counter() - start,
-        sha256=_sha256(target),
-        npm_ci_seconds=npm_seconds,
-    )
+            output.install(tmp_out, digest)
+    return output.result(built=True, start=start, npm_ci_seconds=npm_seconds)
 
 
 def build_all_js(
@@ -340,45 +289,8 @@ def build_all_js(
     return [build_js_sample(n, out_dir, force=force) for n in names]
 
 
-def run_cli(
-    argv: list[str] | None,
-    description: str,
-    names: list[str],
-    build: Callable[..., list[Any]],
-    errors: tuple[type[Exception], ...],
-) -> int:
-    """The command line of ``build.py`` and ``build_js.py``: --only/--out/--force, one line each."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--only", metavar="NAME", choices=names, help="build only this sample")
-    parser.add_argument(
-        "--out",
-        metavar="DIR",
-        default=str(DEFAULT_OUT),
-        help=f"output directory (default: {DEFAULT_OUT.relative_to(REPO)})",
-    )
-    parser.add_argument(
-        "--force", action="store_true", help="rebuild even when the recorded inputs digest matches"
-    )
-    args = parser.parse_args(argv)
-    try:
-        results = build(args.out, only=args.only, force=args.force)
-    except errors as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    for r in results:
-        what = "built" if r.built else "up to date"
-        size = r.path.stat().st_size / 1e6
-        npm = getattr(r, "npm_ci_seconds", None)
-        npm_text = f", npm ci {npm:.1f} s" if npm is not None else ""
-        print(
-            f"{r.name}: {what} {r.path} ({size:.1f} MB, {r.seconds:.1f} s{npm_text}) "
-            f"sha256 {r.sha256}"
-        )
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
-    return run_cli(argv, __doc__.split("\n\n")[0], list_js_samples(), build_all_js, (JsBuildError,))
+    return buildlib.run_cli(argv, __doc__.split("\n\n")[0], list_js_samples(), build_all_js)
 
 
 if __name__ == "__main__":

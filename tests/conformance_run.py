@@ -28,7 +28,8 @@ class SuiteRun:
     def outcome(self, check: str) -> str:
         """The outcome of one check in the result file."""
         assert self.result is not None, self.output[-3000:]
-        return next(c["outcome"] for c in self.result["checks"] if c["id"] == check)
+        outcome: str = next(c["outcome"] for c in self.result["checks"] if c["id"] == check)
+        return outcome
 
     def failed(self) -> set[str]:
         """The checks that did not pass (failed, skipped or not run)."""

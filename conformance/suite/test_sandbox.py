@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from conformance.fixtures import Verdict
-from conformance.harness import ComponentUnderTest, Services
+from conformance.harness import ComponentUnderTest
 from conformance.inputs import Inputs
 from conformance.outcomes import outcome
+from conformance.services import Services
 from reference_host import interfaces as names
 from reference_host.policy import Policy
 

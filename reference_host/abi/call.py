@@ -21,20 +21,18 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from wasmtime import WasmtimeError
-from wasmtime import _bindings as ffi
 from wasmtime.component import Func, LinkerInstance
 
+from reference_host.abi import _wasmtime as wt
 from reference_host.abi import schema as s
 from reference_host.abi.lift import decoder, lift_slots
 from reference_host.abi.lower import VAL, Arena, encoder, lower_into
 from reference_host.errors import ValueConversionError
 
-_VAL_PTR = ctypes.POINTER(ffi.wasmtime_component_val_t)
-_func_call = ffi._wasmtime_component_func_call
-_val_delete = ffi._wasmtime_component_val_delete
-_val_clone = ffi._wasmtime_component_val_clone
-_string_at = ctypes.string_at
+_VAL_PTR = ctypes.POINTER(wt.VAL_T)
+_func_call = wt.func_call
+_val_delete = wt.val_delete
+_val_clone = wt.val_clone
 
 
 class _HostState(threading.local):
@@ -73,18 +71,18 @@ class GuestFunc:
 
     def __init__(self, func: Func, sig: s.FuncSig) -> None:
         self._func = func
-        self._fref = ctypes.byref(func._func)
+        self._fref = ctypes.byref(wt.func_handle(func))
         self.sig = sig
         self._encs = [encoder(ty) for _n, ty in sig.params]
         self._dec = decoder(sig.result) if sig.result is not None else None
         self._arena = Arena(1 << 15)
         self._args = ctypes.cast(self._arena.base, _VAL_PTR)
-        self._res = ffi.wasmtime_component_val_t()
+        self._res = wt.VAL_T()
         self._res_ref = ctypes.byref(self._res)
         self._res_addr = ctypes.addressof(self._res)
 
     def __call__(self, context: Any, *args: Any) -> Any:
-        """Call the export in the store whose ``_context()`` is ``context``.
+        """Call the export in the store with this context (``_wasmtime.store_context(store)``).
 
         Raises :class:`ValueConversionError` before entering the guest when an argument does not
         fit its WIT type, and ``wasmtime.WasmtimeError`` when the call traps.
@@ -99,7 +97,7 @@ class GuestFunc:
         has_result = self._dec is not None
         err = _func_call(self._fref, context, self._args, n, self._res_ref, 1 if has_result else 0)
         if err:
-            raise WasmtimeError._from_ptr(err)
+            raise wt.error_from_ptr(err)
         if self._dec is None:
             return None
         try:
@@ -165,7 +163,7 @@ def _trampoline(
         HOST_STATE.exception = exc
         HOST_STATE.function = handler.name
         msg = f"host function {handler.name} raised {type(exc).__name__}: {exc}"
-        err = ffi.wasmtime_error_new(msg.encode("utf-8", "replace"))
+        err = wt.error_new(msg.encode("utf-8", "replace"))
         return ctypes.cast(err, ctypes.c_void_p).value or 0
     return 0
 
@@ -177,7 +175,7 @@ def _finalize(data: int | None) -> None:
 
 _FINALIZE_T = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 _TRAMPOLINE = _CALLBACK_T(_trampoline)
-_TRAMPOLINE_PTR = ctypes.cast(_TRAMPOLINE, ffi.wasmtime_component_func_callback_t)
+_TRAMPOLINE_PTR = ctypes.cast(_TRAMPOLINE, wt.FUNC_CALLBACK_T)
 _FINALIZE_PTR = _FINALIZE_T(_finalize)
 
 
@@ -194,7 +192,7 @@ def add_host_func(
         idx = next(_IDS)
         _HANDLERS[idx] = handler
     raw = sig.name.encode()
-    err = ffi.wasmtime_component_linker_instance_add_func(
+    err = wt.linker_instance_add_func(
         instance.ptr(),
         ctypes.create_string_buffer(raw),
         len(raw),
@@ -205,4 +203,4 @@ def add_host_func(
     if err:
         with _LOCK:
             _HANDLERS.pop(idx, None)
-        raise WasmtimeError._from_ptr(err)
+        raise wt.error_from_ptr(err)

@@ -17,6 +17,10 @@ Field and case names live in static buffers made once per type.  Every encoder c
 Python type and integer ranges *before* anything reaches the guest, raising
 :class:`~reference_host.errors.ValueConversionError` (stock wasmtime-py silently wraps
 out-of-range integers, and an invalid enum name poisons the instance).
+
+**Why this is one long module**: one encoder per kind of WIT type, all writing the layout drawn
+above with the same packers; this is the one place that knows that layout
+(:mod:`reference_host.abi.lift` reads it), and splitting the encoders would separate them from it.
 """
 
 from __future__ import annotations

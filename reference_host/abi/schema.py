@@ -4,6 +4,9 @@ The descriptors say how each WIT type maps onto :mod:`reference_host.types`; the
 (:mod:`reference_host.abi.lower`, :mod:`reference_host.abi.lift`) is generated from them, the
 drift check compares them with a component's real types, and hypothesis strategies are derived
 from them.  ``tests/unit/test_schema.py`` proves they equal the types of ``wit/flowctl.wit``.
+
+**Why this is one long module**: it is declarations only, mirroring ``wit/flowctl.wit`` one for one
+(its types, then every interface's functions), so the two can be read side by side.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Stock wasmtime-py represents records as ``wasmtime.component.Record`` with dashed attribute names,
 and variants/options/results either as the bare payload or as ``Variant(tag, payload)`` depending
 on whether the Python classes of the cases overlap ("tagged").  These functions follow exactly
-that rule (``VariantLikeType._tagged``), so a value converted here is what a stock user writes.
+that rule (``VariantLikeType._tagged``, through :mod:`reference_host.abi._wasmtime`), so a value
+converted here is what a stock user writes.
 The production path never uses them.
 """
 
@@ -14,11 +15,8 @@ from typing import Any, cast
 from wasmtime.component import Record, Variant
 
 from reference_host.abi import schema as s
+from reference_host.abi._wasmtime import is_tagged
 from reference_host.types import Err, Ok
-
-
-def _tagged(vt: Any) -> bool:
-    return bool(vt._tagged())
 
 
 def to_stock(ty: s.Ty, value: Any, vt: Any) -> Any:
@@ -60,7 +58,7 @@ def to_stock(ty: s.Ty, value: Any, vt: Any) -> Any:
         payload = None if pty is None else to_stock(pty, inner, cases[case])
     else:
         raise TypeError(f"no stock form for {ty!r}")
-    return Variant(case, payload) if _tagged(vt) else payload
+    return Variant(case, payload) if is_tagged(vt) else payload
 
 
 def from_stock(ty: s.Ty, value: Any, vt: Any) -> Any:
@@ -85,7 +83,7 @@ def from_stock(ty: s.Ty, value: Any, vt: Any) -> Any:
     if isinstance(ty, s.Option):
         return None if value is None else from_stock(ty.elem, value, vt.payload)
     cases = dict(vt.cases) if hasattr(vt, "cases") else {"ok": vt.ok, "err": vt.err}
-    if _tagged(vt):
+    if is_tagged(vt):
         case, payload = value.tag, value.payload
     else:
         case = _case_of(value, cases)

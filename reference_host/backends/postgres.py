@@ -53,6 +53,10 @@ other class 42 (syntax, undefined table/column/...)         invalid-query
 class XX (internal), exceptions not from psycopg            unknown-error
 everything else (22 data, 25P02 aborted, 40 retry, ...)     query-failed
 ==========================================================  ====================
+
+**Why this is one long module**: the seam, the error table above and the two psycopg classes behind
+the seam are one backend; split, the error mapping would live apart from the only code that raises
+what it maps.
 """
 
 from __future__ import annotations

@@ -1,18 +1,28 @@
-"""The shape every capability shares, and the per-instance context host functions see."""
+"""The shape every capability shares: the context host functions see, and the error boundary.
+
+:func:`map_exceptions` is the one place where a capability's exceptions become its WIT error
+variant; :func:`link_interface` defines an interface's functions in a linker instance.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from wasmtime.component import LinkerInstance
 
 from reference_host.abi import schema
 from reference_host.abi.call import add_host_func
 from reference_host.limits import CallBudget, ResourceLimits
+from reference_host.types import Err
+
+__all__ = ["Boundary", "Capability", "HostContext", "link_interface", "map_exceptions"]
+
+E = TypeVar("E")
 
 
 @dataclass
@@ -84,3 +94,40 @@ def _counted(context: HostContext, key: str, impl: Callable[..., Any]) -> Callab
         return impl(*args)
 
     return counted
+
+
+# ---------------------------------------------------------------------- the error boundary
+
+
+@dataclass
+class Boundary(Generic[E]):
+    """What :func:`map_exceptions` caught: ``error`` is the WIT error an exception became."""
+
+    error: E | None = None
+
+    def result(self) -> Err[E]:
+        """``Err(error)``: for the line after the ``with`` block, reached only when it raised."""
+        assert self.error is not None, "the with block neither returned nor raised"
+        return Err(self.error)
+
+
+@contextmanager
+def map_exceptions(to_error: Callable[[Exception], E]) -> Iterator[Boundary[E]]:
+    """Map any ``Exception`` raised in the ``with`` block to a WIT error, and suppress it.
+
+    The shape of httpx's ``map_httpcore_exceptions`` with one difference: the error is not
+    re-raised but kept in the yielded :class:`Boundary` for the caller to *return*, because an
+    exception escaping a host function is a guest trap, not an error.  Each capability passes
+    its own mapping function (which exception is which case, and logging the unexpected ones)::
+
+        with map_exceptions(to_http_error) as boundary:
+            return Ok(self._request(req))  # the block returns on success
+        return boundary.result()  # Err(http-error)
+
+    ``KeyboardInterrupt``, ``SystemExit`` and other non-``Exception`` errors pass through.
+    """
+    boundary: Boundary[E] = Boundary()
+    try:
+        yield boundary
+    except Exception as exc:
+        boundary.error = to_error(exc)

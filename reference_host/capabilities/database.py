@@ -1,12 +1,13 @@
 """``obsrvr:flowctl/database@1.0.0``: SQL decided by a parser, run with server-bound parameters.
 
-The class is :class:`SqlCapability` (``DatabaseCapability`` is the policy model in
-:mod:`reference_host.policy`).  The design document allowlisted with ``strings.Contains``; here
-:meth:`SqlCapability.decide` asks :class:`~reference_host.rules.sql.SqlRules` (pglast), and
-``query``, ``execute`` and ``is-query-allowed`` all go through that one method, so they agree by
-construction: ``is-query-allowed(sql)`` is ``decide(sql, f).allowed`` for the function ``f`` that
-runs the statement's kind (``query`` for SELECT, else ``execute``), parameters not counted; it is
-true exactly when ``query`` or ``execute`` would run the SQL given one parameter per ``$n``.
+:class:`DatabaseCapability` serves the interface, built from its grant
+:class:`~reference_host.grants.DatabaseGrant` (``capabilities.database``).  The design document
+allowlisted with ``strings.Contains``; here :meth:`DatabaseCapability.decide` asks
+:class:`~reference_host.rules.sql.SqlRules` (pglast), and ``query``, ``execute`` and
+``is-query-allowed`` all go through that one method, so they agree by construction:
+``is-query-allowed(sql)`` is ``decide(sql, f).allowed`` for the function ``f`` that runs the
+statement's kind (``query`` for SELECT, else ``execute``), parameters not counted; it is true
+exactly when ``query`` or ``execute`` would run the SQL given one parameter per ``$n``.
 
 ``query`` and ``execute`` apply, in order, and the first refusal answers:
 
@@ -14,7 +15,7 @@ true exactly when ``query`` or ``execute`` would run the SQL given one parameter
    functions and parameters within the policy; plus no NUL character in the SQL or a parameter
    (libpq would cut the text there, and pglast does).  A refusal is ``invalid-query`` or
    ``permission-denied`` (:func:`~reference_host.rules.expected_error_case`), is recorded in
-   :attr:`SqlCapability.denials`, and never reaches the server.
+   :attr:`DatabaseCapability.denials`, and never reaches the server.
 2. **Time**: the statement may take ``min(query_timeout, context.remaining())`` seconds (the
    budget left in the current guest call); less than 1 ms left is ``timeout`` without contacting
    the server.  Unlinked (no context), ``query_timeout`` alone bounds it.
@@ -35,11 +36,11 @@ is ``query-failed``).  A statement that fails inside a transaction aborts it, as
 later statements fail with ``query-failed`` and ``commit-transaction`` rolls back and reports
 ``query-failed``.  A commit with no time left is a rollback plus ``timeout``.
 
-**Lifetime.**  The host calls :meth:`SqlCapability.reset` whenever the guest instance behind it
-traps, is recycled or ends (open transactions are rolled back; the capability stays usable) and
-:meth:`SqlCapability.close` when the capability is dropped (reset, then every connection closed;
-later calls are ``connection-failed``).  Nothing raises into the guest: backend errors arrive
-mapped; any other exception is logged and returned as ``unknown-error``.
+**Lifetime.**  The host calls :meth:`DatabaseCapability.reset` whenever the guest instance
+behind it traps, is recycled or ends (open transactions are rolled back; the capability stays
+usable) and :meth:`DatabaseCapability.close` when the capability is dropped (reset, then every
+connection closed; later calls are ``connection-failed``).  Nothing raises into the guest:
+backend errors arrive mapped; any other exception is logged and returned as ``unknown-error``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TypeAlias, TypeVar
 
@@ -61,19 +63,36 @@ from reference_host.backends.postgres import (
     DatabaseTransaction,
     PostgresBackend,
 )
-from reference_host.capabilities.base import HostContext, link_interface
+from reference_host.capabilities.base import Boundary, HostContext, link_interface, map_exceptions
 from reference_host.errors import PolicyError
-from reference_host.policy import DatabaseCapability
+from reference_host.grants import DatabaseGrant
 from reference_host.rules import expected_error_case
 from reference_host.rules.sql import SqlCode, SqlDecision, SqlRules
 from reference_host.types import DbError, Err, Ok, QueryResult
 
-__all__ = ["SqlCapability", "SqlDenial"]
+__all__ = ["DatabaseCapability", "SqlDenial", "to_db_error"]
 
 T = TypeVar("T")
 DbResult: TypeAlias = Ok[T] | Err[DbError]
 MIN_STATEMENT_S = 0.001
 _log = logging.getLogger("flowctl.host.database")
+
+
+def to_db_error(exc: Exception, function: str, component_id: str = "") -> DbError:
+    """The ``db-error`` for an exception raised by a backend call of ``function``.
+
+    Backends raise :class:`~reference_host.backends.postgres.BackendError` already mapped (see
+    :mod:`reference_host.backends.postgres`); anything else is a host bug: logged with its
+    traceback and answered ``unknown-error``.
+    """
+    if isinstance(exc, BackendError):
+        return exc.error
+    _log.error("%s: database %s failed in the host", component_id, function, exc_info=exc)
+    return DbError(
+        "unknown-error",
+        f"the host failed in {function}: {type(exc).__name__}: {exc}; this is a "
+        "bug in the reference host, please report it",
+    )
 
 
 @dataclass(frozen=True)
@@ -91,7 +110,7 @@ class SqlDenial:
 
 
 @dataclass(eq=False)
-class SqlCapability:
+class DatabaseCapability:
     """Serves the database interface for one component instance (see the module docstring)."""
 
     rules: SqlRules
@@ -111,12 +130,12 @@ class SqlCapability:
     @classmethod
     def from_policy(
         cls,
-        db_policy: DatabaseCapability,
+        db_policy: DatabaseGrant,
         *,
         component_id: str,
         backend: DatabaseBackend | None = None,
         max_transactions: int = 4,
-    ) -> SqlCapability:
+    ) -> DatabaseCapability:
         """Build from ``capabilities.database``; the default backend connects lazily."""
         if not db_policy.enabled:
             raise PolicyError(
@@ -212,17 +231,16 @@ class SqlCapability:
             if self._closed:
                 return self._closed_error()
             tx = next(reversed(self._transactions.values()), None)
-        if tx is not None:
-            out = self._guard(function, lambda: tx.run(sql, params, deadline=deadline))
-        else:
+        with self._boundary(function) as boundary:
+            if tx is not None:
+                return Ok(tx.run(sql, params, deadline=deadline))
             read_only = function == "query"
-            out = self._guard(
-                function,
-                lambda: self.backend.run(sql, params, read_only=read_only, deadline=deadline),
-            )
-        if isinstance(out, Err) and out.error.case == "permission-denied":
-            self._deny(function, sql, params, out.error.case, str(out.error.value), "", "server")
-        return out
+            return Ok(self.backend.run(sql, params, read_only=read_only, deadline=deadline))
+        failed = boundary.result()
+        error = failed.error
+        if error.case == "permission-denied":  # the server refused it: a denial too
+            self._deny(function, sql, params, error.case, str(error.value), "", "server")
+        return failed
 
     # ------------------------------------------------------------------ transactions
 
@@ -242,12 +260,12 @@ class SqlCapability:
             deadline = self._deadline()
             if deadline is None:
                 return Err(DbError("timeout"))
-            out = self._guard("begin-transaction", lambda: self.backend.begin(deadline=deadline))
-            if isinstance(out, Err):
-                return out
-            tid = str(uuid.uuid4())
-            self._transactions[tid] = out.value
-            return Ok(tid)
+            with self._boundary("begin-transaction") as boundary:
+                tx = self.backend.begin(deadline=deadline)
+                tid = str(uuid.uuid4())
+                self._transactions[tid] = tx
+                return Ok(tid)
+            return boundary.result()
 
     def commit_transaction(self, transaction_id: str) -> DbResult[None]:
         """``commit-transaction``: commit and end the transaction (it ends on failure too)."""
@@ -256,16 +274,23 @@ class SqlCapability:
             return tx
         deadline = self._deadline()
         if deadline is None:
-            self._guard("rollback-transaction", tx.rollback)
+            with self._boundary("rollback-transaction"):
+                tx.rollback()
             return Err(DbError("timeout"))
-        return self._guard("commit-transaction", lambda: tx.commit(deadline=deadline))
+        with self._boundary("commit-transaction") as boundary:
+            tx.commit(deadline=deadline)
+            return Ok(None)
+        return boundary.result()
 
     def rollback_transaction(self, transaction_id: str) -> DbResult[None]:
         """``rollback-transaction``: roll back and end the transaction."""
         tx = self._take(transaction_id)
         if isinstance(tx, Err):
             return tx
-        return self._guard("rollback-transaction", tx.rollback)
+        with self._boundary("rollback-transaction") as boundary:
+            tx.rollback()
+            return Ok(None)
+        return boundary.result()
 
     @property
     def open_transactions(self) -> tuple[str, ...]:
@@ -300,9 +325,11 @@ class SqlCapability:
             open_now = list(self._transactions.items())
             self._transactions.clear()
         for tid, tx in reversed(open_now):
-            out = self._guard("rollback-transaction", tx.rollback)
-            if isinstance(out, Err):
-                _log.warning("%s: rolling back transaction %s: %s", self.component_id, tid, out)
+            with self._boundary("rollback-transaction") as boundary:
+                tx.rollback()
+            if boundary.error is not None:
+                failed = boundary.result()
+                _log.warning("%s: rolling back transaction %s: %s", self.component_id, tid, failed)
         return len(open_now)
 
     def close(self) -> None:
@@ -327,21 +354,9 @@ class SqlCapability:
             return None
         return time.monotonic() + budget
 
-    def _guard(self, function: str, thunk: Callable[[], T]) -> DbResult[T]:
-        """The capability's error boundary: never raises."""
-        try:
-            return Ok(thunk())
-        except BackendError as exc:
-            return Err(exc.error)
-        except Exception as exc:
-            _log.exception("%s: database %s failed in the host", self.component_id, function)
-            return Err(
-                DbError(
-                    "unknown-error",
-                    f"the host failed in {function}: {type(exc).__name__}: {exc}; this is a "
-                    "bug in the reference host, please report it",
-                )
-            )
+    def _boundary(self, function: str) -> AbstractContextManager[Boundary[DbError]]:
+        """The error boundary for one backend call: exceptions become its ``db-error``."""
+        return map_exceptions(lambda exc: to_db_error(exc, function, self.component_id))
 
     def _explain(self, case: str, reason: str) -> str:
         if case != "permission-denied":

@@ -35,13 +35,18 @@ method, URL, headers, time budget, rate limit and resolved address all pass):
    and ``Cookie`` are dropped when the origin changes; a redirect beyond ``max_redirects`` is
    ``network-error``.  Without ``follow_redirects`` the 3xx response is returned as is.
 
-Failures become errors at one boundary, :func:`http_errors`: httpx timeouts ``timeout``; other
-transport, DNS and decoding failures ``network-error``; anything else (a host bug)
-``unknown-error``, logged with its traceback.  Nothing raises into the guest.  Every refusal is
-kept in :attr:`HttpClientCapability.denials`, every request sent in ``sent`` (the first
-``max_records`` of each; ``denied_count`` and ``sent_count`` count all).  URLs kept or logged are
-redacted (:func:`~reference_host.backends.http.redact_url`); after 100 refusals they are logged
-at DEBUG instead of WARNING, so a guest cannot flood the host's log.
+Failures become errors at one boundary (:func:`~reference_host.capabilities.base.map_exceptions`
+with :func:`to_http_error`): httpx timeouts ``timeout``; other transport, DNS and decoding failures
+``network-error``; anything else (a host bug) ``unknown-error``, logged with its traceback.
+Nothing raises into the guest.  Every refusal is kept in :attr:`HttpClientCapability.denials`,
+every request sent in ``sent`` (the first ``max_records`` of each; ``denied_count`` and
+``sent_count`` count all).  URLs kept or logged are redacted
+(:func:`~reference_host.backends.http.redact_url`); after 100 refusals they are logged at DEBUG
+instead of WARNING, so a guest cannot flood the host's log.
+
+**Why this is one long module**: the eight steps are one request pipeline, implemented in that
+order by :meth:`HttpClientCapability._request` and its helpers; the sending itself is in
+:mod:`reference_host.backends.http`, the URL rules in :mod:`reference_host.rules.http`.
 """
 
 from __future__ import annotations
@@ -51,8 +56,7 @@ import itertools
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
@@ -70,22 +74,16 @@ from reference_host.backends.http import (
     read_capped,
     redact_url,
 )
-from reference_host.capabilities.base import HostContext, link_interface
+from reference_host.capabilities.base import HostContext, link_interface, map_exceptions
 from reference_host.rules import expected_error_case
-from reference_host.rules.http import (
-    DEFAULT_PORTS,
-    HttpCode,
-    RateLimiter,
-    UrlDecision,
-    UrlRules,
-    effective_timeout,
-)
+from reference_host.rules.http import DEFAULT_PORTS, HttpCode, UrlDecision, UrlRules
+from reference_host.rules.rate import RateLimiter, effective_timeout
 from reference_host.types import Err, HttpError, HttpRequest, HttpResponse, Ok
 
 if TYPE_CHECKING:
-    from reference_host.policy import HttpCapability as HttpPolicy
+    from reference_host.grants import HttpGrant
 
-__all__ = ["ALLOWED_METHODS", "Denial", "HttpClientCapability", "http_errors"]
+__all__ = ["ALLOWED_METHODS", "Denial", "HttpClientCapability", "to_http_error"]
 
 ALLOWED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 HOP_BY_HOP = frozenset(
@@ -120,39 +118,32 @@ class _Failure(Exception):
         self.error = error
 
 
-@dataclass
-class _Outcome:
-    error: HttpError | None = None
+def to_http_error(exc: Exception) -> HttpError:
+    """The ``http-error`` for an exception raised while serving a request.
 
-
-@contextmanager
-def http_errors() -> Iterator[_Outcome]:
-    """The one boundary where exceptions become ``http-error`` cases (stored in the outcome).
-
-    The ``with`` block's exception is swallowed; read ``outcome.error`` after the block.
+    The error a refusal or status ended the request with is returned as is; httpx timeouts and
+    the request's deadline are ``timeout``; a body over ``max_response_bytes`` is
+    ``unknown-error``; DNS, transport and decoding failures ``network-error``; an invalid URL
+    ``invalid-url``; anything else is a host bug: logged with its traceback, ``unknown-error``.
     """
-    outcome = _Outcome()
-    try:
-        yield outcome
-    except _Failure as exc:
-        outcome.error = exc.error
-    except (httpx.TimeoutException, DeadlineExceeded):
-        outcome.error = HttpError("timeout")
-    except ResponseTooLarge as exc:
-        outcome.error = HttpError("unknown-error", str(exc))
-    except ResolveError as exc:
-        outcome.error = HttpError("network-error", str(exc))
-    except (httpx.TransportError, httpx.DecodingError) as exc:
-        outcome.error = HttpError("network-error", f"{type(exc).__name__}: {exc}")
-    except httpx.InvalidURL as exc:
-        outcome.error = HttpError("invalid-url", str(exc))
-    except Exception as exc:
-        logger.exception("http-client: unexpected host error")
-        outcome.error = HttpError(
-            "unknown-error",
-            f"host error {type(exc).__name__}: {str(exc)[:200]} (a reference host bug; the "
-            "traceback is in the flowctl.host.http log)",
-        )
+    if isinstance(exc, _Failure):
+        return exc.error
+    if isinstance(exc, httpx.TimeoutException | DeadlineExceeded):
+        return HttpError("timeout")
+    if isinstance(exc, ResponseTooLarge):
+        return HttpError("unknown-error", str(exc))
+    if isinstance(exc, ResolveError):
+        return HttpError("network-error", str(exc))
+    if isinstance(exc, httpx.TransportError | httpx.DecodingError):
+        return HttpError("network-error", f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, httpx.InvalidURL):
+        return HttpError("invalid-url", str(exc))
+    logger.error("http-client: unexpected host error", exc_info=exc)
+    return HttpError(
+        "unknown-error",
+        f"host error {type(exc).__name__}: {str(exc)[:200]} (a reference host bug; the "
+        "traceback is in the flowctl.host.http log)",
+    )
 
 
 def _authority(decision: UrlDecision) -> set[str]:
@@ -179,7 +170,7 @@ class HttpClientCapability:
     """Serves the http-client interface for one component instance (see the module docstring)."""
 
     component_id: str
-    policy: HttpPolicy
+    policy: HttpGrant
     rules: UrlRules
     limiter: RateLimiter
     backend: HttpBackend
@@ -194,7 +185,7 @@ class HttpClientCapability:
     @classmethod
     def from_policy(
         cls,
-        http_policy: HttpPolicy,
+        http_policy: HttpGrant,
         *,
         component_id: str,
         transport: httpx.BaseTransport | None = None,
@@ -235,15 +226,15 @@ class HttpClientCapability:
 
     def is_url_allowed(self, url: str) -> bool:
         """``is-url-allowed``: ``check_url(url).allowed`` (False if the check itself fails)."""
-        with http_errors():
+        with map_exceptions(to_http_error):
             return self.check_url(url).allowed
         return False
 
     def request(self, req: HttpRequest) -> Ok[HttpResponse] | Err[HttpError]:
         """``request``: never raises; every failure is an ``http-error``."""
-        with http_errors() as outcome:
+        with map_exceptions(to_http_error) as boundary:
             return Ok(self._request(req))
-        return Err(outcome.error or HttpError("unknown-error", "request failed without a cause"))
+        return boundary.result()
 
     # ------------------------------------------------------------------ the steps
 

@@ -1,9 +1,9 @@
 """``obsrvr:flowctl/key-value@1.0.0``: a namespaced store on Redis (or its in-memory twin).
 
-:class:`KeyValueHostCapability` serves the interface (so named because
-:class:`reference_host.policy.KeyValueCapability` is the policy block it is built from).  Every
-key a guest names is checked by :class:`~reference_host.rules.kv.KeyRules` and stored as
-``<namespace>:<key>``; nothing outside the namespace can be read, listed or changed.
+:class:`KeyValueCapability` serves the interface, built from its grant
+:class:`~reference_host.grants.KeyValueGrant` (``capabilities.key_value``).  Every key a guest
+names is checked by :class:`~reference_host.rules.kv.KeyRules` and stored as ``<namespace>:<key>``;
+nothing outside the namespace can be read, listed or changed.
 
 =================  ==========================================================================
 function           behaviour
@@ -32,10 +32,11 @@ expire             capped at ``ttl_max``; ``0`` deletes the key now (Redis ``EXP
 Errors: refused keys are ``invalid-key`` / ``permission-denied`` (namespace escapes) with a
 message naming the problem and the remedy; each refusal decided by the host before touching the
 store (bad key or prefix, value too large, key quota) is also kept in :attr:`denials`.  Backend
-failures are mapped at one boundary (:func:`map_backend_error`): timeouts (the call's budget, or
-the socket's) are ``timeout``; ``maxmemory`` is ``storage-full``; connection and authentication
-failures are ``unknown-error("connection ...")`` (``kv-error`` has no connection case); every
-other exception is ``unknown-error``.  No exception ever reaches the guest.
+failures are mapped at one boundary (:func:`~reference_host.capabilities.base.map_exceptions`
+with :func:`to_kv_error`): timeouts (the call's budget, or the socket's) are ``timeout``;
+``maxmemory`` is ``storage-full``; connection and authentication failures are
+``unknown-error("connection ...")`` (``kv-error`` has no connection case); every other exception
+is ``unknown-error``.  No exception ever reaches the guest.
 
 Budget: each backend call gets the seconds left in the current guest call
 (:meth:`HostContext.remaining`); with none left the function answers ``timeout`` without I/O.
@@ -55,13 +56,13 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from reference_host import interfaces
 from reference_host.backends.memory import OutOfMemoryReply, ReplyError
-from reference_host.capabilities.base import HostContext, link_interface
+from reference_host.capabilities.base import Boundary, HostContext, link_interface, map_exceptions
 from reference_host.errors import PolicyError
 from reference_host.rules import expected_error_case
 from reference_host.rules.kv import KeyDecision, KeyRules, KvCode
@@ -70,9 +71,9 @@ from reference_host.types import Err, KvError
 if TYPE_CHECKING:
     from wasmtime.component import LinkerInstance
 
-    from reference_host.policy import KeyValueCapability
+    from reference_host.grants import KeyValueGrant
 
-__all__ = ["KeyValueHostCapability", "KvBackend", "KvDenial", "map_backend_error"]
+__all__ = ["KeyValueCapability", "KvBackend", "KvDenial", "to_kv_error"]
 
 _log = logging.getLogger(__name__)
 LIST_KEYS_CAP = 1000
@@ -155,7 +156,7 @@ def _redis_exceptions() -> Any:
     return redis.exceptions
 
 
-def map_backend_error(exc: Exception, function: str, key: str) -> KvError:
+def to_kv_error(exc: Exception, function: str, key: str) -> KvError:
     """Map an exception from a backend (redis-py's, the twin's, or any) to a ``kv-error``."""
     rex, message = _redis_exceptions(), str(exc)[:300]
     what = f"{function} {_shown(key)}"
@@ -185,32 +186,8 @@ def map_backend_error(exc: Exception, function: str, key: str) -> KvError:
     return KvError("unknown-error", f"{what}: internal host error ({type(exc).__name__})")
 
 
-class _Boundary:
-    """Maps any ``Exception`` raised inside ``with`` to :attr:`error` and suppresses it."""
-
-    def __init__(self, function: str, key: str) -> None:
-        self.function, self.key = function, key
-        self.error: KvError | None = None
-
-    def __enter__(self) -> _Boundary:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool:
-        if not isinstance(exc, Exception):
-            return False  # no exception, or KeyboardInterrupt / SystemExit: not ours to hide
-        self.error = map_backend_error(exc, self.function, self.key)
-        return True
-
-    def result(self) -> Err[KvError]:
-        """The mapped error (only reached when the ``with`` body raised)."""
-        assert self.error is not None
-        return Err(self.error)
-
-
 @dataclass(eq=False)
-class KeyValueHostCapability:
+class KeyValueCapability:
     """Serves the key-value interface for one component instance (see the module docstring)."""
 
     backend: KvBackend
@@ -227,8 +204,8 @@ class KeyValueHostCapability:
 
     @classmethod
     def from_policy(
-        cls, kv_policy: KeyValueCapability, *, component_id: str, backend: KvBackend | None = None
-    ) -> KeyValueHostCapability:
+        cls, kv_policy: KeyValueGrant, *, component_id: str, backend: KvBackend | None = None
+    ) -> KeyValueCapability:
         """Build from ``capabilities.key_value``; a given ``backend`` is used but not closed."""
         rules = KeyRules(
             kv_policy.namespace,
@@ -255,6 +232,10 @@ class KeyValueHostCapability:
             self.backend.close()
 
     # ------------------------------------------------------------------ helpers
+
+    def _boundary(self, function: str, key: str) -> AbstractContextManager[Boundary[KvError]]:
+        """The error boundary for one function: backend exceptions become its ``kv-error``."""
+        return map_exceptions(lambda exc: to_kv_error(exc, function, key))
 
     def _timeout(self) -> float:
         return self.standalone_timeout if self.context is None else self.context.remaining()
@@ -306,7 +287,7 @@ class KeyValueHostCapability:
         full = self._checked("get", key)
         if isinstance(full, Err):
             return full
-        with _Boundary("get", key) as boundary:
+        with self._boundary("get", key) as boundary:
             return self.backend.get(full, self._timeout())
         return boundary.result()
 
@@ -318,7 +299,7 @@ class KeyValueHostCapability:
         size = self.rules.check_value(value)
         if not size.allowed:
             return self._deny("set", key, size)
-        with _Boundary("set", key) as boundary:
+        with self._boundary("set", key) as boundary:
             ttl = KeyRules.ttl(ttl_seconds or None, self.ttl_max)
             if self.backend.set(full, value, ttl, self._timeout(), only_if_exists=True):
                 return None
@@ -335,7 +316,7 @@ class KeyValueHostCapability:
         full = self._checked("delete", key)
         if isinstance(full, Err):
             return full
-        with _Boundary("delete", key) as boundary:
+        with self._boundary("delete", key) as boundary:
             if self.backend.delete(full, self._timeout()):
                 self._counted(-1)
             return None
@@ -346,7 +327,7 @@ class KeyValueHostCapability:
         full = self._checked("exists", key)
         if isinstance(full, Err):
             return full
-        with _Boundary("exists", key) as boundary:
+        with self._boundary("exists", key) as boundary:
             return self.backend.exists(full, self._timeout())
         return boundary.result()
 
@@ -360,7 +341,7 @@ class KeyValueHostCapability:
             return []
         if self._timeout() <= 0:
             return Err(KvError("timeout"))
-        with _Boundary("list-keys", prefix) as boundary:
+        with self._boundary("list-keys", prefix) as boundary:
             found = self.backend.scan(self.rules.scan_pattern(prefix), wanted, self._timeout())
             keys = (self.rules.strip_namespace(k) for k in found)
             return sorted(k for k in keys if k is not None)[:wanted]
@@ -371,7 +352,7 @@ class KeyValueHostCapability:
         full = self._checked("increment", key)
         if isinstance(full, Err):
             return full
-        with _Boundary("increment", key) as boundary:
+        with self._boundary("increment", key) as boundary:
             created = not self.backend.exists(full, self._timeout())
             if created:
                 room = self._room_for_new_key()
@@ -388,7 +369,7 @@ class KeyValueHostCapability:
         full = self._checked("expire", key)
         if isinstance(full, Err):
             return full
-        with _Boundary("expire", key) as boundary:
+        with self._boundary("expire", key) as boundary:
             ttl = KeyRules.ttl(ttl_seconds, self.ttl_max) or 0
             if not self.backend.expire(full, ttl, self._timeout()):
                 return Err(KvError("key-not-found", key))
@@ -397,7 +378,7 @@ class KeyValueHostCapability:
         return boundary.result()
 
 
-def _backend_for(kv_policy: KeyValueCapability) -> KvBackend:
+def _backend_for(kv_policy: KeyValueGrant) -> KvBackend:
     """Make the backend ``capabilities.key_value`` names (redis-py is needed only for Redis)."""
     from reference_host.backends.memory import MemoryBackend
     from reference_host.backends.redis import RedisBackend

@@ -56,6 +56,8 @@ class LoggingCapability:
     max_bytes_per_call: int = 1 << 20
     forward: bool = True
     records: list[LogRecord] = field(default_factory=list)
+    #: keep at most this many records (the oldest go first); None keeps all (tests, conformance)
+    max_kept: int | None = None
     dropped_flood: int = 0
     dropped_level: int = 0
     interface: str = interfaces.LOGGING
@@ -113,6 +115,8 @@ class LoggingCapability:
             time.time(),
         )
         self.records.append(record)
+        if self.max_kept is not None and len(self.records) > self.max_kept:
+            del self.records[: len(self.records) - self.max_kept // 2]
         if self.forward:
             extra: dict[str, Any] = {"component_id": self.component_id, "fields": dict(clean)}
             self.logger.log(PY_LEVELS[level], "%s", record.message, extra=extra)

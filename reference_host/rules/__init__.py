@@ -11,14 +11,9 @@ by :func:`expected_error_case` -- the one place where decision codes meet WIT er
 
 from __future__ import annotations
 
-from reference_host.rules.http import (
-    HttpCode,
-    RateLimiter,
-    UrlDecision,
-    UrlRules,
-    effective_timeout,
-)
+from reference_host.rules.http import HttpCode, UrlDecision, UrlRules
 from reference_host.rules.kv import KeyDecision, KeyRules, KvCode
+from reference_host.rules.rate import RateLimiter, effective_timeout
 from reference_host.rules.sql import SqlCode, SqlDecision, SqlRules, kind_for_function
 
 __all__ = [

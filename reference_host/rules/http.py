@@ -1,4 +1,4 @@
-"""URL allowlisting, rate limiting and timeouts for the ``http-client`` capability.
+"""URL allowlisting for the ``http-client`` capability (its rate limit: :mod:`.rate`).
 
 One :class:`UrlRules` object answers both ``is-url-allowed`` and ``request`` (and every redirect
 hop), so the two functions agree by construction.  The rules, in the order they are applied:
@@ -28,17 +28,19 @@ Allowlist entries are ``name``, ``name:port``, ``*.name``, ``*.name:port``, an I
 ``ipv4:port``, an IPv6 address (``::1``, ``[::1]``) or ``[ipv6]:port``.  Names cannot be resolved
 here (no network): the caller re-checks the address it connects to with
 :meth:`UrlRules.check_address` and every redirect hop with :meth:`UrlRules.check_redirect`.
+
+**Why this is one long module**: the eight rules are one decision (:meth:`UrlRules.check`); the
+host, address and entry parsers serve only it, and keeping them together lets the order of the
+checks be read top to bottom.  Rate limits and time budgets are in
+:mod:`reference_host.rules.rate`.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-import threading
-import time
 import unicodedata
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from urllib.parse import urljoin
@@ -50,10 +52,8 @@ __all__ = [
     "MAX_URL_LENGTH",
     "AllowEntry",
     "HttpCode",
-    "RateLimiter",
     "UrlDecision",
     "UrlRules",
-    "effective_timeout",
     "normalize_host",
     "parse_entry",
 ]
@@ -426,57 +426,3 @@ class UrlRules:
                 "entry does not allow (list the host or address explicitly)",
             )
         return decision
-
-
-class RateLimiter:
-    """Sliding-window limiter: at most ``max_requests`` in any ``window_s`` seconds."""
-
-    def __init__(
-        self, max_requests: int, window_s: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        if max_requests < 1 or window_s <= 0:
-            raise ValueError("max_requests must be >= 1 and window_s > 0")
-        self.max_requests = max_requests
-        self.window_s = window_s
-        self._clock = clock
-        self._times: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def _expire(self, now: float) -> None:
-        while self._times and self._times[0] <= now - self.window_s:
-            self._times.popleft()
-
-    def allow(self) -> bool:
-        """Record one request and return True, or return False if the window is full."""
-        with self._lock:
-            now = self._clock()
-            self._expire(now)
-            if len(self._times) >= self.max_requests:
-                return False
-            self._times.append(now)
-            return True
-
-    def retry_after(self) -> float:
-        """Seconds until :meth:`allow` would succeed (0.0 if it would now)."""
-        with self._lock:
-            now = self._clock()
-            self._expire(now)
-            if len(self._times) < self.max_requests:
-                return 0.0
-            return self._times[0] + self.window_s - now
-
-
-def effective_timeout(request_ms: int, policy_s: float, remaining_call_s: float | None) -> float:
-    """Return the smallest positive of the guest's, the policy's and the call's time budgets.
-
-    ``request_ms`` is the guest's ``timeout-ms`` (0 = unset); ``remaining_call_s`` is what is left
-    of the per-call wall-clock budget (None = no budget).  A remaining budget that is already
-    used up (<= 0) yields 0.0: the caller reports ``timeout`` without sending the request.
-    """
-    if remaining_call_s is not None and remaining_call_s <= 0:
-        return 0.0
-    candidates = [request_ms / 1000.0, policy_s, remaining_call_s]
-    positive = [c for c in candidates if c is not None and c > 0]
-    if not positive:
-        raise ValueError("no positive timeout among request, policy and call budget")
-    return min(positive)

@@ -30,6 +30,10 @@ Table entries are ``table`` or ``schema.table``, folded to lower case like unquo
 identifiers.  An unqualified entry allows unqualified references; ``schema.table`` references
 are allowed only by an entry with that schema.  If ``schema`` (the schema unqualified names
 resolve to, e.g. ``public``) is given, ``t`` and ``public.t`` are interchangeable.
+
+**Why this is one long module**: the seven rules are one decision taken over one parse tree by
+:meth:`SqlRules.check`, in the order listed; the scan, the function list and the entry parser serve
+only that decision, and reading it top to bottom is the review.
 """
 
 from __future__ import annotations

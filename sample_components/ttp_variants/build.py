@@ -38,12 +38,8 @@ REPO = HERE.parents[1]
 if __package__ in (None, ""):  # run as a script: import the sample builder from the repository
     sys.path.insert(0, str(REPO))
 
-from sample_components.build import (  # noqa: E402
-    BuildError,
-    BuildResult,
-    build_source_dir,
-    source_files,
-)
+from sample_components.build import build_source_dir, source_files  # noqa: E402
+from sample_components.buildlib import BuildError, BuildResult  # noqa: E402
 
 __all__ = [
     "DEFAULT_OUT",

@@ -239,6 +239,11 @@ def _processor_guest(
     imports: Mapping[str, frozenset[str]] | None = None,
     flowctl_wit: Literal["flowctl", "drift"] = "flowctl",
 ) -> GuestSpec:
+    """A guest exporting the processor: ``_runtime`` + ``_processor`` + its own fragments.
+
+    ``world`` is a world of ``guests.wit`` (short name) or a full world name; ``fragments``
+    defaults to the guest's own file ``<name>.wat``.
+    """
     full_world = world if ":" in world else _TEST_WORLD.format(world)
     own = (name,) if fragments is None else fragments
     return GuestSpec(
@@ -251,123 +256,129 @@ def _processor_guest(
     )
 
 
-def _guests() -> dict[str, GuestSpec]:
-    specs = [
-        _processor_guest(
-            "noop",
-            "default no-op processor importing nothing: get-info 'noop', ok everywhere, "
-            "process-event/process-batch return ok([])",
-            fragments=(),
-        ),
-        _processor_guest(
-            "echo",
-            "process-event returns ok([event]); process-batch returns ok(events)",
-        ),
-        _processor_guest(
-            "spin",
-            "process-event and process-batch loop forever (for fuel/epoch timeouts)",
-        ),
-        _processor_guest(
-            "membomb",
-            "grows memory page by page until memory.grow fails; then process-event traps "
-            "(unreachable) and process-batch returns err(resource-exhausted)",
-        ),
-        _processor_guest(
-            "recurse",
-            "process-event recurses without bound (call stack exhausted)",
-        ),
-        *(
-            _processor_guest(f"trap-{fn}", f"{fn} executes unreachable; the rest is the default")
-            for fn in _TRAPPABLE
-        ),
-        _processor_guest(
-            "slow-host",
-            "imports logging.log; process-event calls log(info, 'slow-host') forever",
-            world="processor-logging",
-            imports={LOGGING: frozenset({"log"})},
-        ),
-        _processor_guest(
-            "imports-http",
-            "world flowctl-processor-http, importing only http-client.is-url-allowed; "
-            "process-event calls it with 'https://example.com' and returns ok([])",
-            world="obsrvr:flowctl/flowctl-processor-http@1.0.0",
-            imports={HTTP_CLIENT: frozenset({"is-url-allowed"})},
-        ),
-        _processor_guest(
-            "imports-wasi",
-            "imports wasi:cli/environment@0.2.0 get-environment; process-event calls it and "
-            "returns ok([])",
-            world="processor-wasi",
-            imports={WASI_ENVIRONMENT: frozenset({"get-environment"})},
-        ),
-        _processor_guest(
-            "imports-other",
-            "imports obsrvr:flowctl-test/clock@1.0.0 (neither flowctl nor WASI); process-event "
-            "calls now() and returns ok([])",
-            world="processor-other",
-            imports={OTHER_CLOCK: frozenset({"now"})},
-        ),
-        _processor_guest(
-            "imports-all",
-            "world flowctl-processor-full: imports every function of the six capability "
-            "interfaces, calls none; default processor",
-            world="obsrvr:flowctl/flowctl-processor-full@1.0.0",
-            imports=CAPABILITY_FUNCTIONS,
-        ),
-        _processor_guest(
-            "err-validate",
-            "validate-config and initialize return err(configuration-error('bad config'))",
-        ),
-        GuestSpec(
-            name="echo-types",
-            description=(
-                "not a processor: echo-<T>(list<T>) -> list<T> identity functions over flowctl "
-                "types, call-kv-get / call-config-get-int return what the host import returned"
-            ),
-            world=_TEST_WORLD.format("echo-types"),
-            fragments=("_runtime", "echo-types"),
-            imports={
-                KEY_VALUE: frozenset({"get"}),
-                CONFIG: frozenset({"get-int"}),
-                # imported for their types only (the world `use`s them)
-                PROCESSOR: frozenset(),
-                HTTP_CLIENT: frozenset(),
-                DATABASE: frozenset(),
-                LOGGING: frozenset(),
-                METRICS: frozenset(),
-            },
-            exports=frozenset(
-                {f"echo-{t}" for t in ECHO_TYPES} | {"call-kv-get", "call-config-get-int"}
-            ),
-        ),
-        _processor_guest(
-            "noop-drift",
-            "like noop, built from tests/guests/wit/drift (record event has an extra field "
-            "extra: u32); process-event is unreachable",
-            flowctl_wit="drift",
-        ),
-        GuestSpec(
-            name="capability-proxy",
-            description=(
-                "not a processor: imports the six capability interfaces and exports "
-                "call-<interface>-<function> for each of their 29 functions, with the same "
-                "signature, passing the arguments on unchanged and returning what the host returned"
-            ),
-            world=_TEST_WORLD.format("capability-proxy"),
-            fragments=("_runtime", "capability-proxy"),
-            imports=dict(CAPABILITY_FUNCTIONS),
-            exports=frozenset(
-                f"call-{interface.split('/')[1].split('@')[0]}-{function}"
-                for interface, functions in CAPABILITY_FUNCTIONS.items()
-                for function in functions
-            ),
-        ),
-    ]
-    return {spec.name: spec for spec in specs}
+def _function_guest(
+    name: str,
+    description: str,
+    *,
+    imports: Mapping[str, frozenset[str]],
+    exports: frozenset[str],
+) -> GuestSpec:
+    """A guest exporting plain functions (no processor): world ``<name>`` of ``guests.wit``."""
+    return GuestSpec(
+        name=name,
+        description=description,
+        world=_TEST_WORLD.format(name),
+        fragments=("_runtime", name),
+        imports=dict(imports),
+        exports=exports,
+    )
 
+
+def _short_name(interface: str) -> str:
+    """``obsrvr:flowctl/key-value@1.0.0`` -> ``key-value``."""
+    return interface.split("/")[1].split("@")[0]
+
+
+#: Every test guest, in the order ``--list`` prints them.
+_SPECS: tuple[GuestSpec, ...] = (
+    _processor_guest(
+        "noop",
+        "default no-op processor importing nothing: get-info 'noop', ok everywhere, "
+        "process-event/process-batch return ok([])",
+        fragments=(),
+    ),
+    _processor_guest("echo", "process-event returns ok([event]); process-batch returns ok(events)"),
+    _processor_guest(
+        "spin", "process-event and process-batch loop forever (for fuel/epoch timeouts)"
+    ),
+    _processor_guest(
+        "membomb",
+        "grows memory page by page until memory.grow fails; then process-event traps "
+        "(unreachable) and process-batch returns err(resource-exhausted)",
+    ),
+    _processor_guest("recurse", "process-event recurses without bound (call stack exhausted)"),
+    *(
+        _processor_guest(f"trap-{fn}", f"{fn} executes unreachable; the rest is the default")
+        for fn in _TRAPPABLE
+    ),
+    _processor_guest(
+        "slow-host",
+        "imports logging.log; process-event calls log(info, 'slow-host') forever",
+        world="processor-logging",
+        imports={LOGGING: frozenset({"log"})},
+    ),
+    _processor_guest(
+        "imports-http",
+        "world flowctl-processor-http, importing only http-client.is-url-allowed; "
+        "process-event calls it with 'https://example.com' and returns ok([])",
+        world="obsrvr:flowctl/flowctl-processor-http@1.0.0",
+        imports={HTTP_CLIENT: frozenset({"is-url-allowed"})},
+    ),
+    _processor_guest(
+        "imports-wasi",
+        "imports wasi:cli/environment@0.2.0 get-environment; process-event calls it and "
+        "returns ok([])",
+        world="processor-wasi",
+        imports={WASI_ENVIRONMENT: frozenset({"get-environment"})},
+    ),
+    _processor_guest(
+        "imports-other",
+        "imports obsrvr:flowctl-test/clock@1.0.0 (neither flowctl nor WASI); process-event "
+        "calls now() and returns ok([])",
+        world="processor-other",
+        imports={OTHER_CLOCK: frozenset({"now"})},
+    ),
+    _processor_guest(
+        "imports-all",
+        "world flowctl-processor-full: imports every function of the six capability "
+        "interfaces, calls none; default processor",
+        world="obsrvr:flowctl/flowctl-processor-full@1.0.0",
+        imports=CAPABILITY_FUNCTIONS,
+    ),
+    _processor_guest(
+        "err-validate",
+        "validate-config and initialize return err(configuration-error('bad config'))",
+    ),
+    _function_guest(
+        "echo-types",
+        "not a processor: echo-<T>(list<T>) -> list<T> identity functions over flowctl "
+        "types, call-kv-get / call-config-get-int return what the host import returned",
+        imports={
+            KEY_VALUE: frozenset({"get"}),
+            CONFIG: frozenset({"get-int"}),
+            # imported for their types only (the world `use`s them)
+            PROCESSOR: frozenset(),
+            HTTP_CLIENT: frozenset(),
+            DATABASE: frozenset(),
+            LOGGING: frozenset(),
+            METRICS: frozenset(),
+        },
+        exports=frozenset(
+            {f"echo-{t}" for t in ECHO_TYPES} | {"call-kv-get", "call-config-get-int"}
+        ),
+    ),
+    _processor_guest(
+        "noop-drift",
+        "like noop, built from tests/guests/wit/drift (record event has an extra field "
+        "extra: u32); process-event is unreachable",
+        flowctl_wit="drift",
+    ),
+    _function_guest(
+        "capability-proxy",
+        "not a processor: imports the six capability interfaces and exports "
+        "call-<interface>-<function> for each of their 29 functions, with the same "
+        "signature, passing the arguments on unchanged and returning what the host returned",
+        imports=CAPABILITY_FUNCTIONS,
+        exports=frozenset(
+            f"call-{_short_name(interface)}-{function}"
+            for interface, functions in CAPABILITY_FUNCTIONS.items()
+            for function in functions
+        ),
+    ),
+)
 
 #: Every test guest, by name.
-GUESTS: dict[str, GuestSpec] = _guests()
+GUESTS: dict[str, GuestSpec] = {spec.name: spec for spec in _SPECS}
 
 
 # --------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import pytest
 
 from conformance.services import start_postgres, start_redis
 from reference_host import types as t
-from reference_host.capabilities.key_value import KeyValueHostCapability
+from reference_host.capabilities.key_value import KeyValueCapability
 from reference_host.host import open_processor
 from reference_host.jsonform import event_from_json
 from reference_host.policy import policy_from_mapping
@@ -181,7 +181,7 @@ def test_batch_equals_single_calls_on_real_services(deployed: Any) -> None:
 
 def test_the_restricted_role_is_the_last_line_of_defence(deployed: Any) -> None:
     _inst, granted, pg, schema, _ns = deployed
-    sql = next(c for c in granted.others if type(c).__name__ == "SqlCapability")
+    sql = next(c for c in granted.others if type(c).__name__ == "DatabaseCapability")
     # a table the rules would allow but the role may not touch: the server refuses it
     pg.execute(f'CREATE TABLE "{schema.name}".secrets (v TEXT)')
     widened = type(sql.rules)(["balances", "secrets"], ["SELECT"])
@@ -193,5 +193,5 @@ def test_the_restricted_role_is_the_last_line_of_defence(deployed: Any) -> None:
 
 def test_kv_capability_is_namespaced(deployed: Any) -> None:
     _inst, granted, *_ = deployed
-    kv = next(c for c in granted.others if isinstance(c, KeyValueHostCapability))
+    kv = next(c for c in granted.others if isinstance(c, KeyValueCapability))
     assert kv.rules.full_key("x") == "acct:x"

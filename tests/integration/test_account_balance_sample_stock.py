@@ -2,17 +2,18 @@
 
 The sample (``sample_components/account_balance/``) targets world ``flowctl-processor-full`` and
 uses all six capabilities.  Here it is built with ``sample_components/build_js.py`` and driven by
-a stock ``wasmtime.component.Linker`` whose functions are small in-Python fakes:
+the stock host of ``tests/stock_host.py`` (:class:`AccountBalanceHost`), whose capabilities are
+small in-Python fakes:
 
 * logging, metrics: recorded;  config: a dict;
 * database: one ``balances`` table as a dict ``{(account, asset): Decimal}`` with snapshot-based
   transactions; it accepts only the two SQL texts of the sample's contract (``UPSERT``/``SELECT``
-  below) and answers anything else with ``invalid-query``; every call is recorded;
+  in ``tests/oracles/account_balance.py``) and answers anything else with ``invalid-query``;
+  every call is recorded;
 * key-value: a dict ``{key: (value, ttl)}``;
 * http-client: a canned answer (or a canned error) and an allow-list.
 
-Stock wasmtime-py cannot return ``err`` for ``result<option<string>, kv-error>`` (``get``); the
-sample never calls ``get`` and these fakes never return an error from it.
+The expected balances are the oracle's (``tests/oracles/account_balance.py``).
 
 Everything that builds or runs the component is marked ``slow``: npm ci (first time only, ~20 s),
 the build (~10-15 s, skipped when the inputs digest matches) and the compile (~10 s) happen once
@@ -21,10 +22,9 @@ per module.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
+import shutil
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -32,68 +32,43 @@ from typing import Any
 
 import pytest
 
-from tests.stock_json import from_stock, to_stock
+from reference_host.rules import SqlRules
+from sample_components import build_js
+from tests import stock_host
+from tests.fixture_files import FIXTURES, read_jsonl
+from tests.oracles.account_balance import (
+    SELECT,
+    SOURCE,
+    UPSERT,
+    asset_key,
+    config_text,
+    expected_balances,
+    pg_text,
+    transfers,
+)
+from tests.stock_host import (
+    CONFIG,
+    DATABASE,
+    HTTP,
+    KEY_VALUE,
+    LOGGING,
+    METRICS,
+    PRICE_URL,
+    PROCESSOR,
+    AccountBalanceHost,
+    record,
+    variant,
+)
+from tests.stock_json import from_stock
 
-REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO / "fixtures"
 SAMPLE = "account_balance"
-
-PROCESSOR = "obsrvr:flowctl/processor@1.0.0"
-LOGGING = "obsrvr:flowctl/logging@1.0.0"
-METRICS = "obsrvr:flowctl/metrics@1.0.0"
-CONFIG = "obsrvr:flowctl/config@1.0.0"
-DATABASE = "obsrvr:flowctl/database@1.0.0"
-KEY_VALUE = "obsrvr:flowctl/key-value@1.0.0"
-HTTP = "obsrvr:flowctl/http-client@1.0.0"
 SIX = {LOGGING, METRICS, CONFIG, DATABASE, KEY_VALUE, HTTP}
 
-# The SQL contract (sample_components/account_balance/README.md), for the default table.
-UPSERT = (
-    "INSERT INTO balances AS b (account, asset, amount) VALUES ($1, $2, $3) "
-    "ON CONFLICT (account, asset) DO UPDATE SET amount = b.amount + EXCLUDED.amount"
-)
-SELECT = "SELECT amount::text FROM balances WHERE account = $1 AND asset = $2"
-SOURCE = "account-balance-processor"
-PRICE_URL = "https://prices.example.com/v1/xlm"
-
-
-# =============================================================================== fixtures I/O
-
-
-def read_jsonl(path: Path) -> list[Any]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def transfers() -> list[dict[str, Any]]:
-    return read_jsonl(FIXTURES / "events" / "token_transfers.jsonl")
-
-
-def config_text() -> str:
-    return (FIXTURES / "configs" / "account_balance.json").read_text(encoding="utf-8")
-
-
-def asset_key(asset: dict[str, Any]) -> str:
-    if asset["asset-type"] == "native":
-        return "native"
-    return f"{asset['asset-code']}:{asset['asset-issuer']}"
-
-
-def expected_balances(events: list[dict[str, Any]]) -> dict[tuple[str, str], Decimal]:
-    """The oracle: debit ``from``, credit ``to``, exact decimals."""
-    bal: dict[tuple[str, str], Decimal] = {}
-    for e in events:
-        t = e["data"]["token-transfer"]
-        key = asset_key(t["asset"])
-        amount = Decimal(t["amount"])
-        bal[(t["from"], key)] = bal.get((t["from"], key), Decimal(0)) - amount
-        bal[(t["to"], key)] = bal.get((t["to"], key), Decimal(0)) + amount
-    return bal
-
-
-def pg_text(d: Decimal) -> str:
-    """A NUMERIC's text form, near enough for the fake (no exponent)."""
-    return format(d, "f")
+# fixtures (tests/stock_host.py): the sample built and compiled once, fresh instances per test
+wasm = stock_host.sample_wasm(SAMPLE)
+engine = stock_host.engine
+component = stock_host.component
+host = stock_host.account_balance_host
 
 
 def test_fixture_shapes() -> None:
@@ -110,330 +85,9 @@ def test_fixture_shapes() -> None:
     assert cfg == {"table": "balances", "cache_ttl_seconds": 60, "price_url": None}
 
 
-# =============================================================================== stock values
-
-
-def result_of(value: Any) -> tuple[str, Any]:
-    """A stock ``result<T, processor-error>``: ok is the bare T, err a ``Variant``."""
-    from wasmtime.component import Variant
-
-    if isinstance(value, Variant):
-        return "err", from_stock(value)
-    return "ok", value
-
-
-def record(**fields: Any) -> Any:
-    from wasmtime.component import Record
-
-    r = Record()
-    for k, v in fields.items():
-        setattr(r, k.replace("_", "-"), v)
-    return r
-
-
-def variant(tag: str, payload: Any = None) -> Any:
-    from wasmtime.component import Variant
-
-    return Variant(tag, payload)
-
-
-# =============================================================================== fake capabilities
-
-
-class FakeDatabase:
-    """One ``balances`` table; transactions snapshot the table and restore it on rollback."""
-
-    def __init__(self) -> None:
-        self.rows: dict[tuple[str, str], Decimal] = {}
-        self.calls: list[tuple[str, Any, Any]] = []  # (function, sql or tx id, params)
-        self.allowed = True  # answer of is-query-allowed
-        # fail(function, call_number_of_that_function) -> db-error Variant or None
-        self.fail: Callable[[str, int], Any] | None = None
-        self._counts: dict[str, int] = {}
-        self._snapshot: dict[tuple[str, str], Decimal] | None = None
-        self._tx = 0
-
-    def _injected(self, fn: str) -> Any:
-        self._counts[fn] = self._counts.get(fn, 0) + 1
-        return self.fail(fn, self._counts[fn]) if self.fail else None
-
-    def functions(self) -> dict[str, Any]:
-        return {
-            "query": self.query,
-            "execute": self.execute,
-            "begin-transaction": self.begin,
-            "commit-transaction": self.commit,
-            "rollback-transaction": self.rollback,
-            "is-query-allowed": self.is_query_allowed,
-        }
-
-    def is_query_allowed(self, _store: Any, sql: str) -> bool:
-        self.calls.append(("is-query-allowed", sql, None))
-        return self.allowed
-
-    def begin(self, _store: Any) -> Any:
-        self.calls.append(("begin-transaction", None, None))
-        if (err := self._injected("begin-transaction")) is not None:
-            return err
-        if self._snapshot is not None:
-            return variant("query-failed", "a transaction is already open")
-        self._tx += 1
-        self._snapshot = dict(self.rows)
-        return f"tx-{self._tx}"
-
-    def commit(self, _store: Any, tx: str) -> Any:
-        self.calls.append(("commit-transaction", tx, None))
-        if (err := self._injected("commit-transaction")) is not None:
-            return err
-        if self._snapshot is None or tx != f"tx-{self._tx}":
-            return variant("query-failed", f"no open transaction {tx}")
-        self._snapshot = None
-        return None
-
-    def rollback(self, _store: Any, tx: str) -> Any:
-        self.calls.append(("rollback-transaction", tx, None))
-        if self._snapshot is None or tx != f"tx-{self._tx}":
-            return variant("query-failed", f"no open transaction {tx}")
-        self.rows = self._snapshot
-        self._snapshot = None
-        return None
-
-    def execute(self, _store: Any, sql: str, params: list[str]) -> Any:
-        self.calls.append(("execute", sql, list(params)))
-        if (err := self._injected("execute")) is not None:
-            return err
-        if sql != UPSERT or len(params) != 3:
-            return variant("invalid-query", f"unexpected statement: {sql}")
-        account, asset, amount = params
-        key = (account, asset)
-        self.rows[key] = self.rows.get(key, Decimal(0)) + Decimal(amount)
-        return record(rows=[], columns=[], rows_affected=1)
-
-    def query(self, _store: Any, sql: str, params: list[str]) -> Any:
-        self.calls.append(("query", sql, list(params)))
-        if (err := self._injected("query")) is not None:
-            return err
-        if sql != SELECT or len(params) != 2:
-            return variant("invalid-query", f"unexpected statement: {sql}")
-        key = (params[0], params[1])
-        rows = [[pg_text(self.rows[key])]] if key in self.rows else []
-        return record(rows=rows, columns=["amount"], rows_affected=len(rows))
-
-    def statements(self) -> list[tuple[str, str, list[str]]]:
-        return [c for c in self.calls if c[0] in ("execute", "query")]
-
-
-class FakeKeyValue:
-    def __init__(self) -> None:
-        self.data: dict[str, tuple[str, int | None]] = {}
-        self.calls: list[tuple[Any, ...]] = []
-        self.set_error: Any = None  # a kv-error Variant to return from every set
-
-    def functions(self) -> dict[str, Any]:
-        def get(_s: Any, key: str) -> Any:
-            self.calls.append(("get", key))
-            return self.data[key][0] if key in self.data else None
-
-        def set_(_s: Any, key: str, value: str, ttl: int | None) -> Any:
-            self.calls.append(("set", key, value, ttl))
-            if self.set_error is not None:
-                return self.set_error
-            self.data[key] = (value, ttl)
-            return None
-
-        def delete(_s: Any, key: str) -> Any:
-            self.calls.append(("delete", key))
-            self.data.pop(key, None)
-
-        def exists(_s: Any, key: str) -> Any:
-            self.calls.append(("exists", key))
-            return key in self.data
-
-        def list_keys(_s: Any, prefix: str, limit: int | None) -> Any:
-            self.calls.append(("list-keys", prefix))
-            return sorted(k for k in self.data if k.startswith(prefix))[: limit or None]
-
-        def increment(_s: Any, key: str, delta: int) -> Any:
-            self.calls.append(("increment", key, delta))
-            value = int(self.data.get(key, ("0", None))[0]) + delta
-            self.data[key] = (str(value), None)
-            return value
-
-        def expire(_s: Any, key: str, ttl: int) -> Any:
-            self.calls.append(("expire", key, ttl))
-
-        return {
-            "get": get,
-            "set": set_,
-            "delete": delete,
-            "exists": exists,
-            "list-keys": list_keys,
-            "increment": increment,
-            "expire": expire,
-        }
-
-
-class FakeHttp:
-    def __init__(self) -> None:
-        self.allowed = {PRICE_URL}
-        self.requests: list[dict[str, Any]] = []
-        self.answer: Any = record(
-            status_code=200, headers=[("content-type", "application/json")], body='{"usd":"0.12"}\n'
-        )
-
-    def functions(self) -> dict[str, Any]:
-        def request(_s: Any, req: Any) -> Any:
-            self.requests.append(from_stock(req))
-            return self.answer
-
-        return {"request": request, "is-url-allowed": lambda _s, url: url in self.allowed}
-
-
-class StockHost:
-    """One instance of the sample, linked with recording fakes for all six capabilities."""
-
-    EXPORTS = (
-        "process-event",
-        "process-batch",
-        "initialize",
-        "validate-config",
-        "shutdown",
-        "get-info",
-        "health-check",
-    )
-
-    def __init__(self, engine: Any, component: Any) -> None:
-        from wasmtime import Store
-        from wasmtime.component import Linker
-
-        self.config: dict[str, Any] = {"table": "balances"}
-        self.logs: list[tuple[str, str, dict[str, str]]] = []
-        self.metrics: list[tuple[str, str, float, dict[str, str]]] = []
-        self.db = FakeDatabase()
-        self.kv = FakeKeyValue()
-        self.http = FakeHttp()
-        linker = Linker(engine)
-        with linker.root() as root:
-            with root.add_instance(LOGGING) as li:
-                li.add_func("log", lambda _s, level, msg: self.logs.append((level, msg, {})))
-                li.add_func(
-                    "log-structured",
-                    lambda _s, level, msg, fields: self.logs.append((level, msg, dict(fields))),
-                )
-                li.add_func("set-log-level", lambda _s, _level: None)
-            with root.add_instance(METRICS) as mi:
-                for kind in ("counter", "gauge", "histogram", "timer"):
-                    mi.add_func(f"record-{kind}", self._metric(kind))
-            with root.add_instance(CONFIG) as ci:
-
-                def missing(key: str) -> Any:
-                    return variant("key-not-found", key)
-
-                for fn in ("get-string", "get-json"):
-                    ci.add_func(
-                        fn, lambda _s, k: str(self.config[k]) if k in self.config else missing(k)
-                    )
-                ci.add_func("get-int", lambda _s, k: missing(k))
-                ci.add_func("get-float", lambda _s, k: missing(k))
-                ci.add_func("get-bool", lambda _s, k: missing(k))
-                ci.add_func("has-key", lambda _s, k: k in self.config)
-                ci.add_func("list-keys", lambda _s: sorted(self.config))
-            for name, fake in ((DATABASE, self.db), (KEY_VALUE, self.kv), (HTTP, self.http)):
-                with root.add_instance(name) as inst:
-                    for fn, impl in fake.functions().items():
-                        inst.add_func(fn, impl)
-        self.store = Store(engine)
-        instance = linker.instantiate(self.store, component)
-        iface = instance.get_export_index(self.store, PROCESSOR)
-        assert iface is not None
-        self.funcs: dict[str, Any] = {}
-        for name in self.EXPORTS:
-            index = instance.get_export_index(self.store, name, iface)
-            assert index is not None, name
-            self.funcs[name] = instance.get_func(self.store, index)
-        self.event_type = self.funcs["process-event"].type(self.store).params[0][1]
-        self.batch_type = self.funcs["process-batch"].type(self.store).params[0][1]
-
-    def _metric(self, kind: str) -> Any:
-        def rec(_store: Any, name: str, value: Any, tags: list[Any]) -> None:
-            self.metrics.append((kind, name, float(value), {t.key: t.value for t in tags}))
-
-        return rec
-
-    def call(self, name: str, *args: Any) -> Any:
-        return self.funcs[name](self.store, *args)
-
-    def initialize(self, text: str) -> tuple[str, Any]:
-        return result_of(self.call("initialize", text))
-
-    def validate(self, text: str) -> tuple[str, Any]:
-        return result_of(self.call("validate-config", text))
-
-    def process_event(self, event: dict[str, Any]) -> tuple[str, Any]:
-        kind, value = result_of(self.call("process-event", to_stock(self.event_type, event)))
-        return kind, (from_stock(value) if kind == "ok" else value)
-
-    def process_batch(self, events: list[dict[str, Any]]) -> tuple[str, Any]:
-        kind, value = result_of(self.call("process-batch", to_stock(self.batch_type, events)))
-        return kind, (from_stock(value) if kind == "ok" else value)
-
-    def health(self) -> dict[str, Any]:
-        kind, value = result_of(self.call("health-check"))
-        assert kind == "ok", value
-        return from_stock(value)
-
-    def counter_total(self, name: str) -> float:
-        return sum(v for kind, n, v, _ in self.metrics if kind == "counter" and n == name)
-
-
-# ------------------------------------------------------------------ module-scoped build/compile
-
-
-def _load_build_js() -> Any:
-    path = REPO / "sample_components" / "build_js.py"
-    spec = importlib.util.spec_from_file_location("_flowctl_sample_build_js", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def build_js() -> Any:
-    return _load_build_js()
-
-
-@pytest.fixture(scope="module")
-def wasm(build_js: Any) -> Path:
-    try:
-        result = build_js.build_js_sample(SAMPLE)
-    except build_js.NodeMissingError as exc:
-        pytest.skip(str(exc))
-    return Path(result.path)
-
-
-@pytest.fixture(scope="module")
-def engine() -> Any:
-    from wasmtime import Engine
-
-    return Engine()
-
-
-@pytest.fixture(scope="module")
-def component(engine: Any, wasm: Path) -> Any:
-    from wasmtime.component import Component
-
-    return Component.from_file(engine, str(wasm))
-
-
-@pytest.fixture
-def host(engine: Any, component: Any) -> Callable[[], StockHost]:
-    return lambda: StockHost(engine, component)
-
-
-def initialized(host: Callable[[], StockHost], text: str | None = None) -> StockHost:
+def initialized(
+    host: Callable[[], AccountBalanceHost], text: str | None = None
+) -> AccountBalanceHost:
     h = host()
     assert h.initialize(config_text() if text is None else text) == ("ok", None)
     return h
@@ -449,7 +103,7 @@ def bad_transfer(base: dict[str, Any], id_: str, **changes: Any) -> dict[str, An
 
 @pytest.mark.slow
 def test_imports_exactly_the_six_flowctl_interfaces(
-    engine: Any, component: Any, wasm: Path, build_js: Any
+    engine: Any, component: Any, wasm: Path
 ) -> None:
     imports = set(component.type.imports(engine))
     assert imports == SIX
@@ -462,7 +116,7 @@ def test_imports_exactly_the_six_flowctl_interfaces(
 
 
 @pytest.mark.slow
-def test_build_is_skipped_when_inputs_are_unchanged(build_js: Any, wasm: Path) -> None:
+def test_build_is_skipped_when_inputs_are_unchanged(wasm: Path) -> None:
     again = build_js.build_js_sample(SAMPLE)
     assert not again.built
     assert Path(again.path) == wasm
@@ -472,15 +126,15 @@ def test_build_is_skipped_when_inputs_are_unchanged(build_js: Any, wasm: Path) -
 
 
 def test_missing_node_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    module = _load_build_js()
-    monkeypatch.setattr(module.shutil, "which", lambda name: None)
+    module = build_js
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(module.NodeMissingError, match=r"node and npm not on PATH"):
         module.build_js_sample(SAMPLE)
     assert module.main(["--only", SAMPLE]) == 1
 
 
 @pytest.mark.slow
-def test_get_info(host: Callable[[], StockHost]) -> None:
+def test_get_info(host: Callable[[], AccountBalanceHost]) -> None:
     import jsonschema
 
     info = from_stock(host().call("get-info"))
@@ -541,7 +195,7 @@ CONFIG_CASES = [
     ("text", "accepted"), [c[1:] for c in CONFIG_CASES], ids=[c[0] for c in CONFIG_CASES]
 )
 def test_validate_config_and_initialize(
-    host: Callable[[], StockHost], text: str, accepted: bool
+    host: Callable[[], AccountBalanceHost], text: str, accepted: bool
 ) -> None:
     h = host()
     h.http.allowed.add(PRICE_URL)
@@ -560,7 +214,7 @@ def test_validate_config_and_initialize(
 
 @pytest.mark.slow
 def test_initialize_asks_the_host_about_its_statements_and_url(
-    host: Callable[[], StockHost],
+    host: Callable[[], AccountBalanceHost],
 ) -> None:
     h = host()
     assert h.initialize(config_text()) == ("ok", None)
@@ -604,17 +258,16 @@ def check_sql_is_parameterised(calls: list[tuple[str, str, list[str]]]) -> None:
 
 @pytest.mark.slow
 def test_sql_texts_pass_the_reference_sql_rules() -> None:
-    rules_mod = pytest.importorskip("reference_host.rules.sql")
-    rules = rules_mod.SqlRules(["balances"], ["SELECT", "INSERT", "UPDATE"])
+    rules = SqlRules(["balances"], ["SELECT", "INSERT", "UPDATE"])
     assert rules.check(UPSERT, "execute", ["G1", "native", "-1.5"]).allowed
     assert rules.check(SELECT, "query", ["G1", "native"]).allowed
     # the upsert's ON CONFLICT DO UPDATE needs UPDATE in allowed_operations (README says so)
-    assert not rules_mod.SqlRules(["balances"], ["SELECT", "INSERT"]).check(UPSERT).allowed
+    assert not SqlRules(["balances"], ["SELECT", "INSERT"]).check(UPSERT).allowed
 
 
 @pytest.mark.slow
 def test_process_event_issues_the_contract_sql_and_cache_writes(
-    host: Callable[[], StockHost],
+    host: Callable[[], AccountBalanceHost],
 ) -> None:
     h = initialized(host)
     events = transfers()
@@ -677,7 +330,7 @@ def test_process_event_issues_the_contract_sql_and_cache_writes(
 
 @pytest.mark.slow
 def test_process_batch_is_one_transaction_with_the_same_outputs(
-    host: Callable[[], StockHost],
+    host: Callable[[], AccountBalanceHost],
 ) -> None:
     events = transfers()
     single = initialized(host)
@@ -706,7 +359,7 @@ def test_process_batch_is_one_transaction_with_the_same_outputs(
 
 
 @pytest.mark.slow
-def test_other_event_kinds_are_skipped(host: Callable[[], StockHost]) -> None:
+def test_other_event_kinds_are_skipped(host: Callable[[], AccountBalanceHost]) -> None:
     h = initialized(host)
     others = [
         e
@@ -733,7 +386,7 @@ def malformed() -> list[dict[str, Any]]:
     base = transfers()[1]  # a credit-alphanum4 transfer
     assert base["data"]["token-transfer"]["asset"]["asset-type"] == "credit-alphanum4"
     native = {"asset-type": "native", "asset-code": None, "asset-issuer": None}
-    cases = [
+    cases: list[tuple[str, dict[str, Any]]] = [
         ("amount-negative", {"amount": "-5"}),
         ("amount-word", {"amount": "ten"}),
         ("amount-comma", {"amount": "1,000.00"}),
@@ -795,7 +448,7 @@ def malformed() -> list[dict[str, Any]]:
 
 @pytest.mark.slow
 def test_malformed_transfers_are_invalid_events_and_touch_nothing(
-    host: Callable[[], StockHost],
+    host: Callable[[], AccountBalanceHost],
 ) -> None:
     h = initialized(host)
     h.db.calls.clear()
@@ -854,7 +507,7 @@ DB_FAILURES = [
     ids=[c[0] for c in DB_FAILURES],
 )
 def test_database_errors_roll_back_and_are_typed(
-    host: Callable[[], StockHost],
+    host: Callable[[], AccountBalanceHost],
     fn: str,
     nth: int,
     error: tuple[str, str | None],
@@ -900,7 +553,9 @@ def test_database_errors_roll_back_and_are_typed(
 
 
 @pytest.mark.slow
-def test_cache_errors_are_logged_and_processing_continues(host: Callable[[], StockHost]) -> None:
+def test_cache_errors_are_logged_and_processing_continues(
+    host: Callable[[], AccountBalanceHost],
+) -> None:
     h = initialized(host)
     h.kv.set_error = variant("storage-full")
     event = transfers()[0]
@@ -918,7 +573,7 @@ def test_cache_errors_are_logged_and_processing_continues(host: Callable[[], Sto
 
 
 @pytest.mark.slow
-def test_price_lookup_once_per_call_into_metadata(host: Callable[[], StockHost]) -> None:
+def test_price_lookup_once_per_call_into_metadata(host: Callable[[], AccountBalanceHost]) -> None:
     h = initialized(host, json.dumps({"price_url": PRICE_URL, "cache_ttl_seconds": 5}))
     events = transfers()[:6]
     kind, out = h.process_batch(events)
@@ -952,7 +607,7 @@ def test_price_lookup_once_per_call_into_metadata(host: Callable[[], StockHost])
 
 
 @pytest.mark.slow
-def test_lifecycle_and_health(host: Callable[[], StockHost]) -> None:
+def test_lifecycle_and_health(host: Callable[[], AccountBalanceHost]) -> None:
     h = host()
     assert h.health()["status"] == "unknown"
     assert h.process_event(transfers()[0]) == ("err", {"configuration-error": "not initialized"})

@@ -25,9 +25,9 @@ from conformance import services as svc
 from conformance.probes import SQL_DDL
 from reference_host.backends.postgres import BackendError, PostgresBackend
 from reference_host.capabilities.base import HostContext
-from reference_host.capabilities.database import SqlCapability
+from reference_host.capabilities.database import DatabaseCapability
+from reference_host.grants import DatabaseGrant
 from reference_host.limits import CallBudget, ResourceLimits
-from reference_host.policy import DatabaseCapability
 from reference_host.types import DbError, Err, Ok, QueryResult
 
 pytestmark = pytest.mark.integration
@@ -76,7 +76,7 @@ class Db:
     schema: svc.IsolatedSchema
     role: str
     role_url: str
-    caps: list[SqlCapability] = field(default_factory=list)
+    caps: list[DatabaseCapability] = field(default_factory=list)
     _admin: psycopg.Connection[Any] | None = None
 
     def make(
@@ -87,15 +87,15 @@ class Db:
         url: str | None = None,
         query_timeout: float = 5.0,
         seconds: float = 10.0,
-    ) -> tuple[SqlCapability, Recording]:
-        policy = DatabaseCapability(
+    ) -> tuple[DatabaseCapability, Recording]:
+        policy = DatabaseGrant(
             enabled=True,
             connection_string=SecretStr(url or self.role_url),
             allowed_tables=tuple(tables),
             allowed_operations=tuple(operations),
             query_timeout=query_timeout,
         )
-        cap = SqlCapability.from_policy(policy, component_id="c1")
+        cap = DatabaseCapability.from_policy(policy, component_id="c1")
         assert isinstance(cap.backend, PostgresBackend)
         recording = Recording(cap.backend)
         cap.backend = recording
@@ -472,6 +472,7 @@ def test_through_a_guest_component(db: Db) -> None:
 
     from reference_host import interfaces
     from reference_host.abi import schema
+    from reference_host.abi._wasmtime import store_context
     from reference_host.abi.call import GuestFunc
     from reference_host.capabilities.base import link_interface
     from tests.guests.build import build_guest
@@ -492,8 +493,11 @@ def test_through_a_guest_component(db: Db) -> None:
 
     def call(function: str, *args: Any) -> Any:
         index = guest.get_export_index(store, f"call-database-{function}")
-        func = GuestFunc(guest.get_func(store, index), schema.INTERFACES["database"][function])
-        return func(store._context(), *args)
+        assert index is not None, function
+        export = guest.get_func(store, index)
+        assert export is not None, function
+        func = GuestFunc(export, schema.INTERFACES["database"][function])
+        return func(store_context(store), *args)
 
     tid = ok(call("begin-transaction"))
     assert ok(call("execute", "INSERT INTO events (id, kind) VALUES ($1, $2)", ["7", "g"])) == (

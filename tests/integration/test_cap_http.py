@@ -24,8 +24,8 @@ import pytest
 from reference_host import interfaces
 from reference_host.capabilities.base import HostContext
 from reference_host.capabilities.http_client import HttpClientCapability
+from reference_host.grants import HttpGrant
 from reference_host.limits import CallBudget, ResourceLimits
-from reference_host.policy import HttpCapability as HttpPolicy
 from reference_host.types import Err, HttpError, HttpRequest, HttpResponse, Ok
 
 pytestmark = pytest.mark.integration
@@ -183,7 +183,7 @@ def make(server: Server) -> Iterator[Make]:
     ) -> HttpClientCapability:
         domains = (f"127.0.0.1:{server.port}", *extra)
         cap = HttpClientCapability.from_policy(
-            HttpPolicy(enabled=True, allowed_domains=domains, **policy),
+            HttpGrant(enabled=True, allowed_domains=domains, **policy),
             component_id="it",
             resolver=resolver,
         )
@@ -401,6 +401,7 @@ def test_request_from_a_guest_through_the_abi(make: Make, server: Server) -> Non
     from wasmtime.component import Linker
 
     from reference_host.abi import schema
+    from reference_host.abi._wasmtime import store_context
     from reference_host.abi.call import GuestFunc
     from reference_host.engine import HostEngine
     from tests.guests.build import build_guest
@@ -426,7 +427,7 @@ def test_request_from_a_guest_through_the_abi(make: Make, server: Server) -> Non
     sigs = schema.INTERFACES["http-client"]
     request = export("call-http-client-request", sigs["request"])
     allowed = export("call-http-client-is-url-allowed", sigs["is-url-allowed"])
-    ctx = store._context()
+    ctx = store_context(store)
     response = ok(request(ctx, get(f"{server.base}/redirect/1", "POST", body="x")))
     assert json.loads(response.body)["method"] == "GET"
     assert request(ctx, get(f"{server.base}/status/404")) == Err(HttpError("client-error", 404))

@@ -24,11 +24,12 @@ from conformance import services as svc
 from reference_host import interfaces
 from reference_host import types as t
 from reference_host.abi import schema
+from reference_host.abi._wasmtime import store_context
 from reference_host.abi.call import GuestFunc
 from reference_host.backends.memory import MemoryBackend
 from reference_host.backends.redis import RedisBackend
 from reference_host.capabilities.base import HostContext, link_interface
-from reference_host.capabilities.key_value import KeyValueHostCapability
+from reference_host.capabilities.key_value import KeyValueCapability
 from reference_host.engine import HostEngine
 from reference_host.limits import CallBudget, ResourceLimits
 from reference_host.rules.kv import KeyRules
@@ -87,8 +88,8 @@ def context(seconds: float = 30.0) -> HostContext:
 
 def make(
     store: Any, namespace: str, ttl_max: float | None = None, **rules: Any
-) -> KeyValueHostCapability:
-    return KeyValueHostCapability(store, KeyRules(namespace, **rules), ttl_max, context=context())
+) -> KeyValueCapability:
+    return KeyValueCapability(store, KeyRules(namespace, **rules), ttl_max, context=context())
 
 
 def snapshot(store: Any, skip_prefix: str | None = None) -> dict[str, tuple[str | None, int]]:
@@ -332,7 +333,7 @@ def test_unreachable_server_is_unknown_error_at_once() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
-    cap = KeyValueHostCapability(
+    cap = KeyValueCapability(
         RedisBackend(f"redis://127.0.0.1:{port}/0"), KeyRules("app"), context=context(5)
     )
     started = time.monotonic()
@@ -350,7 +351,7 @@ def test_a_silent_server_is_timeout_within_the_budget() -> None:
         listener.listen(8)
         port = listener.getsockname()[1]
         backend = RedisBackend(f"redis://127.0.0.1:{port}/0")
-        cap = KeyValueHostCapability(backend, KeyRules("app"), context=context(0.3))
+        cap = KeyValueCapability(backend, KeyRules("app"), context=context(0.3))
         started = time.monotonic()
         assert cap.get("k") == Err(KvError("timeout"))
         assert cap.list_keys("", None) == Err(KvError("timeout"))
@@ -379,7 +380,7 @@ def test_timeout_then_recovery(space: svc.IsolatedNamespace, ns: str, client: re
 class Proxy:
     """The capability-proxy guest with our capability linked as its key-value import."""
 
-    def __init__(self, cap: KeyValueHostCapability) -> None:
+    def __init__(self, cap: KeyValueCapability) -> None:
         host = HostEngine()
         component = host.load(build_guest("capability-proxy")).component
         linker = Linker(host.engine)
@@ -401,7 +402,7 @@ class Proxy:
         func = self.instance.get_func(self.store, index)
         assert func is not None
         return GuestFunc(func, schema.INTERFACES["key-value"][function])(
-            self.store._context(), *args
+            store_context(self.store), *args
         )
 
 
@@ -455,7 +456,7 @@ def _key(data: dict[str, Any]) -> str:
     return str(data["key"] if "key" in data else data["key_repeat"][0] * data["key_repeat"][1])
 
 
-def _run(cap: KeyValueHostCapability, data: dict[str, Any]) -> Any:
+def _run(cap: KeyValueCapability, data: dict[str, Any]) -> Any:
     op = data["op"]
     if op == "list-keys":
         return cap.list_keys(data["prefix"], None)

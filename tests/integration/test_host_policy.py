@@ -11,9 +11,9 @@ import pytest
 from conformance.services import start_postgres, start_redis
 from reference_host import errors, interfaces
 from reference_host import types as t
-from reference_host.capabilities.database import SqlCapability
+from reference_host.capabilities.database import DatabaseCapability
 from reference_host.capabilities.http_client import HttpClientCapability
-from reference_host.capabilities.key_value import KeyValueHostCapability
+from reference_host.capabilities.key_value import KeyValueCapability
 from reference_host.host import open_processor
 from reference_host.policy import policy_from_mapping
 from tests.guests.build import build_guest
@@ -45,7 +45,7 @@ def test_all_six_granted_are_linked_on_real_backends(urls: tuple[str, str], tmp_
     inst, granted = open_processor(policy, build_guest("imports-all"), cache_dir=tmp_path)
     try:
         kinds = {type(c) for c in granted.others}
-        assert kinds == {HttpClientCapability, SqlCapability, KeyValueHostCapability}
+        assert kinds == {HttpClientCapability, DatabaseCapability, KeyValueCapability}
         assert granted.logging and granted.metrics and granted.config
         inst.initialize(policy.processor_config)
         ev = t.Event("e", 1, "s", t.EventType.CUSTOM, t.Generic("x"), [])

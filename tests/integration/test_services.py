@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import os
 import socket
@@ -10,12 +11,14 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import cast
 
 import psycopg
 import pytest
 from psycopg import errors
 
 from conformance import services as svc
+from conformance.services import process
 
 pytestmark = pytest.mark.integration
 
@@ -44,12 +47,33 @@ def _cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
 
+def _program(proc: subprocess.Popen[bytes]) -> str:
+    """The program a recorded ``Popen`` ran (the services always pass an argv list of str)."""
+    return Path(cast("list[str]", proc.args)[0]).name
+
+
 def _schema_exists(pg: svc.PostgresService, name: str) -> bool:
     with pg.endpoint.connect() as conn:
         row = conn.execute(
             "SELECT count(*) FROM pg_namespace WHERE nspname = %s", [name]
         ).fetchone()
     return row == (1,)
+
+
+# --- the facade -------------------------------------------------------------------------------
+
+
+def test_the_package_exports_exactly_all_from_its_modules():
+    public = {
+        name
+        for name, value in vars(svc).items()
+        if not name.startswith("_") and name != "annotations" and not inspect.ismodule(value)
+    }
+    assert public == set(svc.__all__)
+    for name in svc.__all__:
+        value = getattr(svc, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert value.__module__.startswith("conformance.services."), (name, value.__module__)
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------
@@ -97,7 +121,7 @@ def test_isolated_schema_hides_tables_and_is_dropped(pg):
 def test_isolated_schema_is_dropped_when_the_body_raises(pg):
     names: list[str] = []
 
-    def body():
+    def body() -> None:
         with pg.isolated_schema("failing") as schema:
             names.append(schema.name)
             with schema.endpoint.connect() as conn:
@@ -269,6 +293,8 @@ def test_reprs_and_logs_hide_passwords(pg, rds, caplog):
 def test_close_stops_processes_and_removes_temp_dirs(caplog):
     with caplog.at_level(logging.INFO, logger="conformance.services"):
         postgres, redis_ = svc.start_postgres("embedded"), svc.start_redis("embedded")
+    assert postgres.pid is not None and redis_.pid is not None
+    assert postgres.work_dir is not None and redis_.work_dir is not None
     pids, dirs = [postgres.pid, redis_.pid], [postgres.work_dir, redis_.work_dir]
     assert all(pid and _alive(pid) for pid in pids)
     assert all(d and d.is_dir() for d in dirs)
@@ -283,7 +309,7 @@ def test_close_stops_processes_and_removes_temp_dirs(caplog):
 
 def test_failed_start_leaves_nothing_behind(monkeypatch):
     made: list[Path] = []
-    procs: list[subprocess.Popen] = []
+    procs: list[subprocess.Popen[bytes]] = []
     real_mkdtemp, real_popen = tempfile.mkdtemp, subprocess.Popen
 
     def mkdtemp(*args, **kwargs):
@@ -294,18 +320,18 @@ def test_failed_start_leaves_nothing_behind(monkeypatch):
         procs.append(real_popen(*args, **kwargs))
         return procs[-1]
 
-    monkeypatch.setattr(svc.tempfile, "mkdtemp", mkdtemp)
-    monkeypatch.setattr(svc.subprocess, "Popen", popen)
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
+    monkeypatch.setattr(subprocess, "Popen", popen)
     with socket.socket() as blocker:  # every port the services pick is already taken
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()
-        monkeypatch.setattr(svc, "_free_port", lambda: blocker.getsockname()[1])
+        monkeypatch.setattr(process, "free_port", lambda: blocker.getsockname()[1])
         with pytest.raises(svc.ServiceUnavailableError, match="Address already in use"):
             svc.start_redis("embedded")
         with pytest.raises(svc.ServiceUnavailableError, match="could not bind"):
             svc.start_postgres("embedded")
     assert {p.name.split("-")[1] for p in made} >= {"pg", "redis"}
-    servers = [Path(p.args[0]).name for p in procs if Path(p.args[0]).name != "initdb"]
+    servers = [_program(p) for p in procs if _program(p) != "initdb"]
     assert sorted(servers) == ["postgres"] * 3 + ["redis-server"] * 3  # three tries each
     assert not any(p.exists() for p in made)
     assert all(p.returncode is not None for p in procs)

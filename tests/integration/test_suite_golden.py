@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,8 @@ def test_golden_files_pass_when_they_match_and_fail_when_they_do_not(tmp_path: P
     parsed = [json.loads(line) for line in events]
     ids = [e["id"] for e in parsed]
 
-    def derived(event: dict) -> dict:  # the baseline's one output per well-formed event
+    def derived(event: dict[str, Any]) -> dict[str, Any]:
+        # the baseline's one output per well-formed event
         return {"id": event["id"], "timestamp": event["timestamp"],
                 "source-component": "flowctl-zoo", "event-type": "custom",
                 "data": {"generic": "{}"}, "metadata": []}  # fmt: skip

@@ -122,7 +122,8 @@ def test_weaker_settings_cap_marketplace_at_standard(baseline: Path, tmp_path: P
 def test_the_component_certified_is_the_copy_hashed_at_the_start(
     baseline: Path, tmp_path: Path
 ) -> None:
-    from conformance.harness import ComponentUnderTest, Services
+    from conformance.harness import ComponentUnderTest
+    from conformance.services import Services
     from conformance.settings import SuiteSettings
     from conformance.start import discard, snapshot
     from reference_host.errors import ComponentLoadError

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from conformance.harness import Services
 from conformance.probes import run_corpus
+from conformance.services import ServiceMode, Services
 from conformance.settings import SuiteSettings
 from reference_host.rules import KeyRules, SqlRules, UrlRules
 
@@ -20,7 +20,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def services() -> Iterator[Services]:
-    svc = Services(SuiteSettings(component=Path("unused.wasm")), environ={})
+    # embedded explicitly: in auto mode a Docker engine answering would provide containers
+    settings = SuiteSettings(component=Path("unused.wasm"), services=ServiceMode.EMBEDDED)
+    svc = Services(settings, environ={})
     try:
         yield svc
     finally:
@@ -34,7 +36,10 @@ def test_the_reference_host_blocks_every_refused_probe_live(services: Services) 
     assert services.origins() == {"PostgreSQL": "embedded", "Redis": "embedded"}
 
 
-def _allow_everything(cls: type, monkeypatch: pytest.MonkeyPatch) -> None:
+Rules = type[SqlRules] | type[KeyRules] | type[UrlRules]
+
+
+def _allow_everything(cls: Rules, monkeypatch: pytest.MonkeyPatch) -> None:
     original = cls.check
 
     def check(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -47,7 +52,7 @@ def _allow_everything(cls: type, monkeypatch: pytest.MonkeyPatch) -> None:
     ("rules", "prefix"), [(SqlRules, "SQL-PROBE"), (KeyRules, "KV-PROBE"), (UrlRules, "HTTP-PROBE")]
 )
 def test_a_host_whose_rules_let_probes_through_fails(
-    services: Services, monkeypatch: pytest.MonkeyPatch, rules: type, prefix: str
+    services: Services, monkeypatch: pytest.MonkeyPatch, rules: Rules, prefix: str
 ) -> None:
     _allow_everything(rules, monkeypatch)
     _, failures = run_corpus(services)

@@ -1,352 +1,53 @@
 """The TTP sample component, run on *stock* wasmtime-py, against the committed fixtures.
 
-Three things live here:
+The expected outputs are the oracle's (``tests/oracles/ttp.py``, a pure-Python reading of the
+design document's Rust TTP), committed as ``fixtures/expected/ttp/*.jsonl``; the host is the
+stock one of ``tests/stock_host.py`` (``logging``, ``metrics`` and ``config`` defined with
+``add_func``, no WASI: the sample is built with ``--stub-wasi``).
 
-1. An **oracle**: a pure-Python reading of the design document's Rust TTP ("TTP Processor
-   Implementation Example"), written against the JSON form of the WIT values and independent of
-   the guest's code.  It generated ``fixtures/expected/ttp/*.jsonl``; ``test_expected_files_are_
-   the_oracle_output`` keeps those files and the oracle in step.  Regenerate after a rule change:
-   ``python tests/integration/test_ttp_sample_stock.py --write-expected`` (then review the diff).
-2. A minimal **stock host**: a ``wasmtime.component.Linker`` with ``logging``, ``metrics`` and
-   ``config`` defined by ``add_func`` (no WASI: the sample is built with ``--stub-wasi``), and a
-   converter between the JSON form and stock values, driven by the component's own types.
-3. The **checks**: the component's real outputs equal the expected files for every fixture and
-   both configurations (error *cases* compared, not messages), process-batch equals the
-   concatenation of process-event outputs, get-info, validate-config, health-check, metrics,
-   imports.
+The checks: the expected files are the oracle's output; the component's real outputs equal them
+for every fixture and both configurations (error *cases* compared, not messages); process-batch
+equals the concatenation of process-event outputs; get-info, validate-config, health-check,
+metrics, imports.
 
 Tests that build or run the component are marked ``slow`` (the build takes ~15-30 s, compiling
 the 18 MB component ~10 s; both happen once per module).  The oracle/fixture checks are fast.
-
-JSON form (shared with the fixtures and the host): records are objects keyed by WIT field names
-(``from``/``result`` without ``%``), variants with a payload ``{"case": payload}``, payload-less
-variant cases and enums the case name, ``option`` none ``null``, tuples and lists arrays.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.stock_json import from_stock, to_stock
-
-REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO / "fixtures"
-EVENTS_DIR = FIXTURES / "events"
-CONFIGS_DIR = FIXTURES / "configs"
-EXPECTED_DIR = FIXTURES / "expected" / "ttp"
-EVENT_SETS = ("ttp_transactions", "ttp_malformed", "non_transaction")
-CONFIG_NAMES = ("ttp", "ttp_all")
-
-PROCESSOR = "obsrvr:flowctl/processor@1.0.0"
-LOGGING = "obsrvr:flowctl/logging@1.0.0"
-METRICS = "obsrvr:flowctl/metrics@1.0.0"
-CONFIG = "obsrvr:flowctl/config@1.0.0"
-
-NAME = "ttp-processor"
-VERSION = "1.0.0"
-DOC_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "network_passphrase": {"type": "string", "description": "Stellar network passphrase"},
-        "min_amount": {
-            "type": "number",
-            "description": "Minimum amount to extract",
-            "default": 0.0,
-        },
-        "extract_path_payments": {
-            "type": "boolean",
-            "description": "Extract path payment operations",
-            "default": False,
-        },
-        "extract_claimable_balances": {
-            "type": "boolean",
-            "description": "Extract claimable balance operations",
-            "default": False,
-        },
-    },
-    "required": ["network_passphrase"],
-}
-DOC_METRICS = {
-    "events_processed",
-    "token_transfers_extracted",
-    "processing_time_ms",
-    "events_skipped",
-    "batch_processed",
-    "batch_processing_time_ms",
-    "processor_shutdown",
-}
-
-
-# =============================================================================== fixtures I/O
-
-
-def read_jsonl(path: Path) -> list[Any]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def load_events(name: str) -> list[dict[str, Any]]:
-    return read_jsonl(EVENTS_DIR / f"{name}.jsonl")
-
-
-def load_config(name: str) -> str:
-    return (CONFIGS_DIR / f"{name}.json").read_text(encoding="utf-8")
-
-
-def expected_path(events: str, config: str) -> Path:
-    return EXPECTED_DIR / f"{events}__{config}.jsonl"
-
-
-# =============================================================================== the oracle
-#
-# Rules of the design document's Rust TTP, applied to JSON-form events.  serde_json and Rust
-# `str::parse::<f64>` behaviour is spelled out where it differs from Python's.
-
-
-class OracleFailure(Exception):
-    """The Rust code would return ``ProcessorError::ProcessingFailed(message)``."""
-
-
-_SERDE_MAX_DEPTH = 127  # serde_json fails at the 128th nested array/object
-_RUST_F64 = re.compile(
-    r"[+-]?(?:inf|infinity|nan|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)", re.IGNORECASE
+from sample_components import build as build_module
+from tests import stock_host
+from tests.fixture_files import read_jsonl
+from tests.oracles.ttp import (
+    CONFIG_NAMES,
+    DOC_METRICS,
+    DOC_SCHEMA,
+    EVENT_SETS,
+    expected_path,
+    load_config,
+    load_events,
+    oracle_config,
+    oracle_expected,
+    oracle_process,
+    rust_f64,
 )
+from tests.stock_host import CONFIG, LOGGING, METRICS, PROCESSOR, StockHost, result_of
+from tests.stock_json import from_stock
 
-
-def _nesting(text: str) -> int:
-    deepest = depth = 0
-    in_str = esc = False
-    for ch in text:
-        if in_str:
-            if esc:
-                esc = False
-            elif ch == "\\":
-                esc = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
-
-
-def _surrogate_free(value: Any) -> bool:
-    if isinstance(value, str):
-        return not any(0xD800 <= ord(c) <= 0xDFFF for c in value)
-    if isinstance(value, list):
-        return all(_surrogate_free(v) for v in value)
-    if isinstance(value, dict):
-        return all(_surrogate_free(k) and _surrogate_free(v) for k, v in value.items())
-    return True
-
-
-def serde_value(text: str) -> Any:
-    """``serde_json::from_str::<Value>``: ``OracleFailure`` where serde returns an error."""
-
-    def no_constants(name: str) -> Any:
-        raise ValueError(name)
-
-    if _nesting(text) > _SERDE_MAX_DEPTH:
-        raise OracleFailure("Failed to parse operation body: recursion limit exceeded")
-    try:
-        value = json.loads(text, parse_constant=no_constants)
-    except ValueError as exc:
-        raise OracleFailure(f"Failed to parse operation body: {exc}") from None
-    if not _surrogate_free(value):
-        raise OracleFailure("Failed to parse operation body: lone surrogate")
-    return value
-
-
-def rust_f64(text: str) -> float:
-    if not _RUST_F64.fullmatch(text):
-        raise ValueError(f"invalid float literal: {text!r}")
-    return float(text)
-
-
-def _str_field(obj: Any, key: str) -> str | None:
-    value = obj.get(key) if isinstance(obj, dict) else None
-    return value if isinstance(value, str) else None
-
-
-NATIVE_ASSET = {"asset-type": "native", "asset-code": None, "asset-issuer": None}
-
-
-def oracle_asset(data: Any) -> dict[str, Any]:
-    kind = _str_field(data, "type")
-    if kind is None:
-        raise OracleFailure("Missing asset type")
-    if kind == "native":
-        return dict(NATIVE_ASSET)
-    if kind == "liquidity_pool_shares":
-        return {"asset-type": "liquidity-pool-shares", "asset-code": None, "asset-issuer": None}
-    if kind not in ("credit_alphanum4", "credit_alphanum12"):
-        raise OracleFailure(f"Unknown asset type: {kind}")
-    code = _str_field(data, "code")
-    if code is None:
-        raise OracleFailure("Missing asset code")
-    issuer = _str_field(data, "issuer")
-    if issuer is None:
-        raise OracleFailure("Missing asset issuer")
-    return {"asset-type": kind.replace("_", "-"), "asset-code": code, "asset-issuer": issuer}
-
-
-def _transfer(
-    tx: dict[str, Any],
-    op: dict[str, Any],
-    index: int,
-    *,
-    to: str,
-    amount: str,
-    asset: dict[str, Any],
-    path: list[Any] | None,
-    sender: str | None = None,
-) -> dict[str, Any]:
-    source = op["source-account"] if op["source-account"] is not None else tx["source-account"]
-    return {
-        "from": sender if sender is not None else source,
-        "to": to,
-        "asset": asset,
-        "amount": amount,
-        "transaction-hash": tx["hash"],
-        "operation-index": index,
-        "path": path,
-    }
-
-
-def oracle_transfers(tx: dict[str, Any], cfg: dict[str, Any]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for index, op in enumerate(tx["operations"]):
-        kind = op["operation-type"]
-        if kind == "payment":
-            body = serde_value(op["body"])
-            dest = _str_field(body, "destination")
-            if dest is None:
-                raise OracleFailure("Missing destination in payment")
-            amount = _str_field(body, "amount")
-            if amount is None:
-                raise OracleFailure("Missing amount in payment")
-            try:
-                value = rust_f64(amount)
-            except ValueError:
-                raise OracleFailure("Invalid amount") from None
-            if value < cfg["min_amount"]:
-                continue
-            asset = oracle_asset(body["asset"]) if "asset" in body else dict(NATIVE_ASSET)
-            out.append(_transfer(tx, op, index, to=dest, amount=amount, asset=asset, path=None))
-        elif kind in ("path-payment-strict-receive", "path-payment-strict-send"):
-            if not cfg["extract_path_payments"]:
-                continue
-            body = serde_value(op["body"])
-            dest = _str_field(body, "destination")
-            if dest is None:
-                raise OracleFailure("Missing destination in path payment")
-            amount = _str_field(body, "destAmount")
-            if amount is None:
-                raise OracleFailure("Missing destAmount in path payment")
-            try:
-                value = rust_f64(amount)
-            except ValueError:
-                raise OracleFailure("Invalid destAmount") from None
-            if value < cfg["min_amount"]:
-                continue
-            if "destAsset" not in body:
-                raise OracleFailure("Missing destAsset in path payment")
-            asset = oracle_asset(body["destAsset"])
-            raw_path = body.get("path")
-            path = [oracle_asset(a) for a in raw_path] if isinstance(raw_path, list) else None
-            out.append(_transfer(tx, op, index, to=dest, amount=amount, asset=asset, path=path))
-        elif kind == "claim-claimable-balance":
-            if not cfg["extract_claimable_balances"]:
-                continue
-            body = serde_value(op["body"])
-            if _str_field(body, "balanceID") is None:
-                raise OracleFailure("Missing balanceID in claim claimable balance")
-            claimer = (
-                op["source-account"] if op["source-account"] is not None else tx["source-account"]
-            )
-            out.append(
-                _transfer(
-                    tx,
-                    op,
-                    index,
-                    to=claimer,
-                    amount="0",
-                    asset=dict(NATIVE_ASSET),
-                    path=None,
-                    sender="claimable_balance",
-                )
-            )
-    return out
-
-
-def oracle_config(text: str) -> dict[str, Any]:
-    """The parsed config, with the Rust struct's defaults (the fixtures' configs are valid)."""
-    raw = json.loads(text)
-    return {
-        "network_passphrase": raw["network_passphrase"],
-        "min_amount": float(raw.get("min_amount", 0.0)),
-        "extract_path_payments": raw.get("extract_path_payments", False),
-        "extract_claimable_balances": raw.get("extract_claimable_balances", False),
-    }
-
-
-def oracle_process(event: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
-    """One expected line: ``{"input-id", "ok": [events]}`` or ``{"input-id", "err": {case: msg}}``."""
-    line: dict[str, Any] = {"input-id": event["id"]}
-    tx = event["data"].get("stellar-transaction")
-    if tx is None:
-        line["ok"] = []
-        return line
-    try:
-        transfers = oracle_transfers(tx, cfg)
-    except OracleFailure as exc:
-        line["err"] = {"processing-failed": str(exc)}
-        return line
-    extra = [
-        ["processor", NAME],
-        ["processor_version", VERSION],
-        ["original_event_id", event["id"]],
-    ]
-    line["ok"] = [
-        {
-            "id": f"{event['id']}-transfer-{i}",
-            "timestamp": event["timestamp"],
-            "source-component": NAME,
-            "event-type": "token-transfer",
-            "data": {"token-transfer": t},
-            "metadata": [*event["metadata"], *extra],
-        }
-        for i, t in enumerate(transfers)
-    ]
-    return line
-
-
-def oracle_expected(events: str, config: str) -> list[dict[str, Any]]:
-    cfg = oracle_config(load_config(config))
-    return [oracle_process(e, cfg) for e in load_events(events)]
-
-
-def write_expected() -> None:
-    EXPECTED_DIR.mkdir(parents=True, exist_ok=True)
-    for events in EVENT_SETS:
-        for config in CONFIG_NAMES:
-            lines = oracle_expected(events, config)
-            with expected_path(events, config).open("w", encoding="utf-8") as f:
-                for line in lines:
-                    f.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
-            print(f"{expected_path(events, config).relative_to(REPO)}: {len(lines)} lines")
+# fixtures (tests/stock_host.py): the sample built and compiled once, fresh instances per test
+wasm = stock_host.sample_wasm("ttp_processor")
+engine = stock_host.engine
+component = stock_host.component
+host = stock_host.host
 
 
 # =============================================================================== fast checks
@@ -358,7 +59,7 @@ def test_expected_files_are_the_oracle_output(events: str, config: str) -> None:
     committed = read_jsonl(expected_path(events, config))
     assert committed == oracle_expected(events, config), (
         "fixtures/expected/ttp is stale: run "
-        "`python tests/integration/test_ttp_sample_stock.py --write-expected` and review"
+        "`python -m tests.oracles.ttp --write-expected` and review"
     )
 
 
@@ -455,173 +156,6 @@ def test_oracle_on_the_design_documents_example() -> None:
             rust_f64(bad)
 
 
-# =============================================================================== stock host
-
-
-def _load_build_module() -> Any:
-    path = REPO / "sample_components" / "build.py"
-    spec = importlib.util.spec_from_file_location("_flowctl_sample_build", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-def result_of(value: Any) -> tuple[str, Any]:
-    """A stock ``result<T, processor-error>``: ok is the bare T, err a ``Variant``."""
-    from wasmtime.component import Variant
-
-    if isinstance(value, Variant):
-        return "err", {value.tag: value.payload}
-    return "ok", value
-
-
-class StockHost:
-    """One instance of a component, linked with recording logging/metrics and a dict config."""
-
-    EXPORTS = (
-        "process-event",
-        "process-batch",
-        "initialize",
-        "validate-config",
-        "shutdown",
-        "get-info",
-        "health-check",
-    )
-
-    def __init__(self, engine: Any, component: Any, config: dict[str, Any] | None = None) -> None:
-        from wasmtime import Store
-        from wasmtime.component import Linker
-
-        self.config: dict[str, Any] = dict(config or {})
-        self.logs: list[tuple[str, str, list[tuple[str, str]]]] = []
-        self.metrics: list[tuple[str, str, float, dict[str, str]]] = []
-        linker = Linker(engine)
-        with linker.root() as root:
-            with root.add_instance(LOGGING) as li:
-                li.add_func("log", lambda _s, level, msg: self.logs.append((level, msg, [])))
-                li.add_func(
-                    "log-structured",
-                    lambda _s, level, msg, fields: self.logs.append((level, msg, list(fields))),
-                )
-                li.add_func("set-log-level", lambda _s, _level: None)
-            with root.add_instance(METRICS) as mi:
-                for kind in ("counter", "gauge", "histogram"):
-                    mi.add_func(f"record-{kind}", self._metric(kind))
-                mi.add_func("record-timer", self._metric("timer"))
-            with root.add_instance(CONFIG) as ci:
-                ci.add_func("get-string", self._getter(str))
-                ci.add_func("get-int", self._getter(int))
-                ci.add_func("get-float", self._getter(float))
-                ci.add_func("get-bool", self._getter(bool))
-                ci.add_func(
-                    "get-json",
-                    lambda _s, key: (
-                        json.dumps(self.config[key]) if key in self.config else self._missing(key)
-                    ),
-                )
-                ci.add_func("has-key", lambda _s, key: key in self.config)
-                ci.add_func("list-keys", lambda _s: sorted(self.config))
-        self.store = Store(engine)
-        instance = linker.instantiate(self.store, component)
-        iface = instance.get_export_index(self.store, PROCESSOR)
-        assert iface is not None, f"the component does not export {PROCESSOR}"
-        self.funcs: dict[str, Any] = {}
-        for name in self.EXPORTS:
-            index = instance.get_export_index(self.store, name, iface)
-            assert index is not None, f"{PROCESSOR} has no function {name}"
-            self.funcs[name] = instance.get_func(self.store, index)
-        self.event_type = self.funcs["process-event"].type(self.store).params[0][1]
-        self.batch_type = self.funcs["process-batch"].type(self.store).params[0][1]
-
-    def _metric(self, kind: str) -> Any:
-        def record(_store: Any, name: str, value: Any, tags: list[Any]) -> None:
-            self.metrics.append((kind, name, float(value), {t.key: t.value for t in tags}))
-
-        return record
-
-    @staticmethod
-    def _missing(key: str) -> Any:
-        from wasmtime.component import Variant
-
-        return Variant("key-not-found", key)
-
-    def _getter(self, kind: type) -> Any:
-        from wasmtime.component import Variant
-
-        def get(_store: Any, key: str) -> Any:
-            if key not in self.config:
-                return self._missing(key)
-            value = self.config[key]
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                return float(value)
-            if type(value) is not kind:
-                return Variant("invalid-type", f"{key} is {type(value).__name__}")
-            return value
-
-        return get
-
-    def call(self, name: str, *args: Any) -> Any:
-        return self.funcs[name](self.store, *args)
-
-    def initialize(self, config_text: str) -> tuple[str, Any]:
-        return result_of(self.call("initialize", config_text))
-
-    def process_event(self, event: dict[str, Any]) -> tuple[str, Any]:
-        kind, value = result_of(self.call("process-event", to_stock(self.event_type, event)))
-        return kind, (from_stock(value) if kind == "ok" else value)
-
-    def process_batch(self, events: list[dict[str, Any]]) -> tuple[str, Any]:
-        kind, value = result_of(self.call("process-batch", to_stock(self.batch_type, events)))
-        return kind, (from_stock(value) if kind == "ok" else value)
-
-    def counter_total(self, name: str) -> float:
-        return sum(v for kind, n, v, _ in self.metrics if kind == "counter" and n == name)
-
-
-# ------------------------------------------------------------------ module-scoped build/compile
-
-
-@pytest.fixture(scope="module")
-def build_module() -> Any:
-    return _load_build_module()
-
-
-@pytest.fixture(scope="module")
-def ttp_wasm(build_module: Any) -> Path:
-    try:
-        result = build_module.build_sample("ttp_processor")
-    except build_module.ComponentizePyMissingError as exc:
-        pytest.skip(str(exc))
-    return Path(result.path)
-
-
-@pytest.fixture(scope="module")
-def engine() -> Any:
-    from wasmtime import Engine
-
-    return Engine()
-
-
-@pytest.fixture(scope="module")
-def component(engine: Any, ttp_wasm: Path) -> Any:
-    from wasmtime.component import Component
-
-    return Component.from_file(engine, str(ttp_wasm))
-
-
-@pytest.fixture
-def host(engine: Any, component: Any) -> Any:
-    def make(config_text: str | None = None) -> StockHost:
-        return StockHost(
-            engine, component, json.loads(config_text) if config_text is not None else None
-        )
-
-    return make
-
-
 def _initialized(host: Any, config: str) -> StockHost:
     text = load_config(config)
     h: StockHost = host(text)
@@ -641,11 +175,11 @@ def test_imports_only_logging_metrics_config(engine: Any, component: Any) -> Non
 
 
 @pytest.mark.slow
-def test_build_is_skipped_when_inputs_are_unchanged(build_module: Any, ttp_wasm: Path) -> None:
+def test_build_is_skipped_when_inputs_are_unchanged(wasm: Path) -> None:
     again = build_module.build_sample("ttp_processor")
     assert not again.built
-    assert Path(again.path) == ttp_wasm
-    stamp = ttp_wasm.with_name(ttp_wasm.name + ".inputs.sha256").read_text().strip()
+    assert Path(again.path) == wasm
+    stamp = wasm.with_name(wasm.name + ".inputs.sha256").read_text().strip()
     assert stamp == build_module.inputs_digest("ttp_processor")
 
 
@@ -656,12 +190,12 @@ def test_build_is_skipped_when_inputs_are_unchanged(build_module: Any, ttp_wasm:
     "HashMap order and the pre-initialised heap holds build-time randomness, clocks and "
     "temp-file inode metadata (bytecodealliance/componentize-py#247)",
 )
-def test_rebuild_is_byte_identical(build_module: Any, ttp_wasm: Path, tmp_path: Path) -> None:
+def test_rebuild_is_byte_identical(wasm: Path, tmp_path: Path) -> None:
     import hashlib
 
     rebuilt = build_module.build_sample("ttp_processor", tmp_path, force=True)
     # compare digests, not the 18 MB bytes: pytest's diff of two large byte strings never ends
-    assert rebuilt.sha256 == hashlib.sha256(ttp_wasm.read_bytes()).hexdigest()
+    assert rebuilt.sha256 == hashlib.sha256(wasm.read_bytes()).hexdigest()
 
 
 @pytest.mark.slow
@@ -942,10 +476,3 @@ def test_well_typed_odd_inputs_never_trap(host: Any) -> None:
             assert kind == "err"
             assert list(value) == list(want["err"])
     assert h.process_batch(_odd_events())[0] == "ok"
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] == ["--write-expected"]:
-        write_expected()
-    else:
-        sys.exit("usage: python tests/integration/test_ttp_sample_stock.py --write-expected")

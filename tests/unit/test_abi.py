@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from wasmtime import Store, WasmtimeError
+from wasmtime import Store
 from wasmtime.component import Linker
 
 from conformance.strategies import strategy
@@ -78,6 +78,7 @@ class Echo:
 
     def func(self, name: str) -> Any:
         idx = self.inst.get_export_index(self.store, name)
+        assert idx is not None, name
         return self.inst.get_func(self.store, idx)
 
     def ours(self, name: str, params: tuple[tuple[str, s.Ty], ...], result: s.Ty) -> GuestFunc:
@@ -176,8 +177,12 @@ def test_stock_cannot_return_err_for_result_option() -> None:
     store = Store(host.engine)
     store.set_epoch_deadline(1 << 40)
     inst = linker.instantiate(store, comp)
-    func = inst.get_func(store, inst.get_export_index(store, "call-kv-get"))
-    with pytest.raises((WasmtimeError, TypeError, ValueError)):
+    index = inst.get_export_index(store, "call-kv-get")
+    assert index is not None
+    func = inst.get_func(store, index)
+    assert func is not None
+    # stock lifts the returned Variant as ok(some(...)) and fails lowering it into option<string>
+    with pytest.raises(ValueError, match="value not valid for this variant"):
         func(store, "k")
 
 
@@ -263,10 +268,19 @@ def test_codec_memo_is_keyed_by_type_not_by_reused_ids() -> None:
         assert encoder(other) is encoder(s.Option(s.U32))  # structural: equal types share a codec
 
 
+#: How long the registration-and-collection work below may take (~0.05 s when it works).  Short,
+#: so a deadlock fails the test with the stuck thread's stack instead of stalling until
+#: pytest-timeout; generous, so a loaded machine never trips it.
+DEADLOCK_WATCHDOG_SECONDS = 30
+
+
 def test_linker_finalizers_during_registration_do_not_deadlock() -> None:
     # regression: registering a host function allocates; a collected Linker's finalizers then ran
     # _finalize, which waited for the lock the registering thread already held (a hang)
     import gc
+    import sys
+    import threading
+    import traceback
 
     from wasmtime.component import Linker
 
@@ -274,11 +288,35 @@ def test_linker_finalizers_during_registration_do_not_deadlock() -> None:
 
     host = HostEngine()
     sig = s.INTERFACES["config"]["has-key"]
-    for _ in range(50):
-        linker = Linker(host.engine)
-        with linker.root() as root, root.add_instance("obsrvr:flowctl/config@1.0.0") as li:
-            add_host_func(li, sig, lambda _k: True)
-        del linker  # its handlers are finalized by GC, possibly inside the next registration
-    with call._LOCK:  # the lock is re-entrant: a finalizer on this thread may take it again
-        gc.collect()
-        call._finalize(10**9)
+
+    def register_and_collect() -> None:
+        for _ in range(50):
+            linker = Linker(host.engine)
+            with linker.root() as root, root.add_instance("obsrvr:flowctl/config@1.0.0") as li:
+                add_host_func(li, sig, lambda _k: True)
+            del linker  # its handlers are finalized by GC, possibly inside the next registration
+        with call._LOCK:  # the lock is re-entrant: a finalizer on this thread may take it again
+            gc.collect()
+            call._finalize(10**9)
+
+    raised: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            register_and_collect()
+        except BaseException as exc:  # handed to the test thread below
+            raised.append(exc)
+
+    worker = threading.Thread(target=work, name="register-and-collect", daemon=True)
+    worker.start()
+    worker.join(timeout=DEADLOCK_WATCHDOG_SECONDS)
+    if worker.is_alive():
+        frame = sys._current_frames().get(worker.ident or 0)
+        stack = "".join(traceback.format_stack(frame)) if frame else "(no frame)\n"
+        pytest.fail(
+            f"registering host functions while GC finalizes linkers did not finish in "
+            f"{DEADLOCK_WATCHDOG_SECONDS} s: deadlocked?  reference_host.abi.call._LOCK is "
+            f"{call._LOCK!r}; the worker thread is at:\n{stack}"
+        )
+    if raised:
+        raise raised[0]

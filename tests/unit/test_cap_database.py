@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,10 @@ from reference_host.backends.postgres import (
     translate_errors,
 )
 from reference_host.capabilities.base import HostContext
-from reference_host.capabilities.database import SqlCapability
+from reference_host.capabilities.database import DatabaseCapability
 from reference_host.errors import PolicyError
+from reference_host.grants import DatabaseGrant
 from reference_host.limits import CallBudget, ResourceLimits
-from reference_host.policy import DatabaseCapability
 from reference_host.rules.sql import SqlRules
 from reference_host.types import DbError, Err, Ok, QueryResult
 
@@ -105,15 +106,15 @@ def context(seconds: float) -> HostContext:
 
 
 def make(
-    tables=("events", "token_transfers"),
-    operations=("SELECT", "INSERT"),
+    tables: Iterable[str] = ("events", "token_transfers"),
+    operations: Iterable[str] = ("SELECT", "INSERT"),
     *,
     seconds: float | None = 10.0,
     query_timeout: float = 30.0,
     **kwargs: Any,
-) -> tuple[SqlCapability, FakeBackend]:
+) -> tuple[DatabaseCapability, FakeBackend]:
     backend = FakeBackend()
-    cap = SqlCapability(
+    cap = DatabaseCapability(
         SqlRules(tables, operations), backend, "c1", query_timeout=query_timeout, **kwargs
     )
     if seconds is not None:
@@ -201,7 +202,9 @@ def test_a_select_with_a_writing_with_clause_is_not_allowed_anywhere() -> None:
         ("SELECT * FROM events WHERE kind = $1", ["a\0b"]),
     ],
 )
-def test_nul_characters_are_refused_before_the_rules_and_the_server(sql, params) -> None:
+def test_nul_characters_are_refused_before_the_rules_and_the_server(
+    sql: str, params: list[str]
+) -> None:
     cap, backend = make()
     assert err(cap.query(sql, params)).case == "invalid-query"
     assert "NUL" in cap.denials[-1].reason
@@ -225,7 +228,7 @@ def test_permission_denied_names_the_policy_remedy() -> None:
     [(0.5, 30.0, 0.5), (100.0, 2.0, 2.0), (None, 3.0, 3.0)],
 )
 def test_statement_time_is_the_smaller_of_query_timeout_and_call_budget(
-    seconds, query_timeout, expected
+    seconds: float | None, query_timeout: float, expected: float
 ) -> None:
     cap, backend = make(seconds=seconds, query_timeout=query_timeout)
     before = time.monotonic()
@@ -235,7 +238,7 @@ def test_statement_time_is_the_smaller_of_query_timeout_and_call_budget(
 
 
 @pytest.mark.parametrize("function", ["query", "execute", "begin"])
-def test_spent_budget_is_timeout_without_touching_the_backend(function) -> None:
+def test_spent_budget_is_timeout_without_touching_the_backend(function: str) -> None:
     cap, backend = make(seconds=0.0)
     if function == "begin":
         assert err(cap.begin_transaction()).case == "timeout"
@@ -461,7 +464,7 @@ def test_close_rolls_back_closes_and_refuses_later_calls() -> None:
 # ---------------------------------------------------------------------- construction and linking
 
 
-def policy(**kwargs: Any) -> DatabaseCapability:
+def policy(**kwargs: Any) -> DatabaseGrant:
     values: dict[str, Any] = {
         "enabled": True,
         "connection_string": SecretStr("postgresql://app:s3cret@127.0.0.1:1/db"),
@@ -469,11 +472,11 @@ def policy(**kwargs: Any) -> DatabaseCapability:
         "allowed_operations": ("SELECT", "INSERT"),
         "query_timeout": 1.5,
     }
-    return DatabaseCapability(**(values | kwargs))
+    return DatabaseGrant(**(values | kwargs))
 
 
 def test_from_policy_builds_a_lazy_postgres_backend() -> None:
-    cap = SqlCapability.from_policy(policy(), component_id="ttp")
+    cap = DatabaseCapability.from_policy(policy(), component_id="ttp")
     assert isinstance(cap.backend, PostgresBackend)
     assert cap.backend.connections == 0  # nothing connects before the first statement
     assert cap.backend.application_name == "flowctl:ttp"
@@ -487,11 +490,11 @@ def test_from_policy_builds_a_lazy_postgres_backend() -> None:
 
 def test_from_policy_refuses_what_it_cannot_serve() -> None:
     with pytest.raises(PolicyError, match="enabled: true"):
-        SqlCapability.from_policy(policy(enabled=False), component_id="c")
+        DatabaseCapability.from_policy(policy(enabled=False), component_id="c")
     with pytest.raises(PolicyError, match="connection_string is missing"):
-        SqlCapability.from_policy(policy(connection_string=None), component_id="c")
+        DatabaseCapability.from_policy(policy(connection_string=None), component_id="c")
     backend = FakeBackend()
-    cap = SqlCapability.from_policy(
+    cap = DatabaseCapability.from_policy(
         policy(connection_string=None), component_id="c", backend=backend
     )
     assert cap.backend is backend

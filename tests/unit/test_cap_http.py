@@ -27,8 +27,8 @@ from reference_host import interfaces
 from reference_host.backends.http import ResponseTooLarge, read_capped, redact_url
 from reference_host.capabilities.base import HostContext
 from reference_host.capabilities.http_client import HttpClientCapability
+from reference_host.grants import HttpGrant
 from reference_host.limits import CallBudget, ResourceLimits
-from reference_host.policy import HttpCapability as HttpPolicy
 from reference_host.rules.http import HttpCode, UrlDecision
 from reference_host.types import Err, HttpError, HttpRequest, HttpResponse, Ok
 
@@ -107,7 +107,7 @@ def make() -> Iterator[Make]:
     ) -> tuple[HttpClientCapability, Server]:
         server = Server(respond)
         cap = HttpClientCapability.from_policy(
-            HttpPolicy(enabled=policy.pop("enabled", True), allowed_domains=domains, **policy),
+            HttpGrant(enabled=policy.pop("enabled", True), allowed_domains=domains, **policy),
             component_id="c1",
             transport=httpx.MockTransport(server),
             clock=clock,
@@ -441,7 +441,7 @@ def test_request_never_raises(
     method: str, url: str, headers: list[tuple[str, str]], body: str | None, timeout_ms: int
 ) -> None:
     cap = HttpClientCapability.from_policy(
-        HttpPolicy(enabled=True, allowed_domains=DOMAINS),
+        HttpGrant(enabled=True, allowed_domains=DOMAINS),
         component_id="fuzz",
         transport=httpx.MockTransport(lambda _r: httpx.Response(200, text="ok")),
         resolver=Dns(),

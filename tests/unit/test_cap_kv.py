@@ -22,10 +22,10 @@ from reference_host.backends.memory import (
 )
 from reference_host.backends.redis import RedisBackend
 from reference_host.capabilities.base import HostContext
-from reference_host.capabilities.key_value import KeyValueHostCapability, map_backend_error
+from reference_host.capabilities.key_value import KeyValueCapability, to_kv_error
 from reference_host.errors import PolicyError
+from reference_host.grants import KeyValueGrant
 from reference_host.limits import CallBudget, ResourceLimits
-from reference_host.policy import KeyValueCapability
 from reference_host.rules.kv import KeyRules, KvCode
 from reference_host.types import Err, KvError
 
@@ -50,9 +50,9 @@ def mem(clock: Clock) -> MemoryBackend:
     return MemoryBackend(clock=clock)
 
 
-def make(mem: MemoryBackend, namespace: str = "app", **kw: Any) -> KeyValueHostCapability:
+def make(mem: MemoryBackend, namespace: str = "app", **kw: Any) -> KeyValueCapability:
     rules_kw = {k: kw.pop(k) for k in ("max_value_bytes", "max_keys") if k in kw}
-    return KeyValueHostCapability(mem, KeyRules(namespace, **rules_kw), **kw)
+    return KeyValueCapability(mem, KeyRules(namespace, **rules_kw), **kw)
 
 
 def raw(mem: MemoryBackend, key: str) -> str | None:
@@ -334,7 +334,7 @@ def context(seconds: float) -> HostContext:
 @pytest.mark.parametrize("function", sorted(CALLS))
 def test_no_budget_left_is_timeout_without_io(function: str) -> None:
     backend = Exploding(AssertionError("touched"))
-    cap = KeyValueHostCapability(backend, KeyRules("app"), context=context(-1))
+    cap = KeyValueCapability(backend, KeyRules("app"), context=context(-1))
     assert CALLS[function](cap, "k") == Err(KvError("timeout"))
     assert backend.calls == []
 
@@ -347,9 +347,9 @@ def test_backend_calls_are_bounded_by_the_remaining_budget(mem: MemoryBackend) -
             seen.append(timeout)
             return super().get(key, timeout)
 
-    cap = KeyValueHostCapability(Spy(), KeyRules("app"), context=context(2.0))
+    cap = KeyValueCapability(Spy(), KeyRules("app"), context=context(2.0))
     cap.get("k")
-    KeyValueHostCapability(Spy(), KeyRules("app"), standalone_timeout=7.0).get("k")
+    KeyValueCapability(Spy(), KeyRules("app"), standalone_timeout=7.0).get("k")
     assert 1.5 < seen[0] <= 2.0
     assert seen[1] == 7.0
 
@@ -382,18 +382,18 @@ NOT_INT_MSG = "not a base-10 signed 64-bit integer"
     ],
 )
 def test_one_boundary_maps_backend_errors(exc: Exception, case: str, needle: str | None) -> None:
-    cap = KeyValueHostCapability(Exploding(exc), KeyRules("app"))
+    cap = KeyValueCapability(Exploding(exc), KeyRules("app"))
     for function in sorted(CALLS):
         result = CALLS[function](cap, "k")
         assert isinstance(result, Err), function  # get returns err too
         assert result.error.case == case
         if needle is not None:
             assert needle in result.error.value
-    assert map_backend_error(exc, "get", "k").case == case
+    assert to_kv_error(exc, "get", "k").case == case
 
 
 def test_interrupts_are_not_swallowed() -> None:
-    cap = KeyValueHostCapability(Exploding(KeyboardInterrupt()), KeyRules("app"))
+    cap = KeyValueCapability(Exploding(KeyboardInterrupt()), KeyRules("app"))
     with pytest.raises(KeyboardInterrupt):
         cap.get("k")
 
@@ -447,11 +447,11 @@ def test_twin_incrby_and_set_details(mem: MemoryBackend, clock: Clock) -> None:
 
 
 def test_from_policy_memory_backend() -> None:
-    policy = KeyValueCapability(
+    policy = KeyValueGrant(
         enabled=True, backend="memory", namespace="proc", ttl_max=30, max_keys=7,
         max_value_bytes=100, max_key_bytes=64,
     )  # fmt: skip
-    cap = KeyValueHostCapability.from_policy(policy, component_id="c1")
+    cap = KeyValueCapability.from_policy(policy, component_id="c1")
     assert isinstance(cap.backend, MemoryBackend) and cap.owns_backend
     assert (cap.rules.namespace, cap.rules.max_keys, cap.rules.max_value_bytes) == ("proc", 7, 100)
     assert (cap.rules.max_key_bytes, cap.ttl_max, cap.component_id) == (64, 30, "c1")
@@ -466,13 +466,13 @@ def test_from_policy_redis_backend_is_lazy_and_injected_backends_stay_open(
     mem: MemoryBackend,
 ) -> None:
     url = SecretStr("redis://:s3cret@127.0.0.1:1/0")
-    cap = KeyValueHostCapability.from_policy(KeyValueCapability(url=url), component_id="c")
+    cap = KeyValueCapability.from_policy(KeyValueGrant(url=url), component_id="c")
     assert isinstance(cap.backend, RedisBackend)
     assert "s3cret" not in repr(cap.backend) and "not connected" in repr(cap.backend)
     cap.close()
     mem.set("x", "1", None, 1.0)
-    cap = KeyValueHostCapability.from_policy(
-        KeyValueCapability(backend="redis"), component_id="c", backend=mem
+    cap = KeyValueCapability.from_policy(
+        KeyValueGrant(backend="redis"), component_id="c", backend=mem
     )
     cap.close()
     assert mem.get("x", 1.0) == "1"
@@ -481,13 +481,11 @@ def test_from_policy_redis_backend_is_lazy_and_injected_backends_stay_open(
 @pytest.mark.parametrize(
     ("policy", "needle"),
     [
-        (KeyValueCapability(backend="redis"), "no url is set; set capabilities.key_value.url"),
-        (KeyValueCapability(url=SecretStr("http://x/")), "must start with redis://"),
+        (KeyValueGrant(backend="redis"), "no url is set; set capabilities.key_value.url"),
+        (KeyValueGrant(url=SecretStr("http://x/")), "must start with redis://"),
     ],
 )
-def test_from_policy_refuses_unusable_redis_settings(
-    policy: KeyValueCapability, needle: str
-) -> None:
+def test_from_policy_refuses_unusable_redis_settings(policy: KeyValueGrant, needle: str) -> None:
     with pytest.raises(PolicyError, match="capabilities.key_value") as info:
-        KeyValueHostCapability.from_policy(policy, component_id="c")
+        KeyValueCapability.from_policy(policy, component_id="c")
     assert needle in str(info.value)

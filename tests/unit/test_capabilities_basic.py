@@ -1,6 +1,7 @@
 """logging, metrics and config capabilities: their documented rules, as plain Python calls.
 
-(Through a real guest they are exercised by test_processor.py and the TTP sample tests.)
+(Through a real guest they are exercised by test_processor.py and the TTP sample tests.)  Also the
+error boundary every capability shares, capabilities.base.map_exceptions.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import logging
 
 import pytest
 
-from reference_host.capabilities.base import HostContext
+from reference_host.capabilities.base import HostContext, map_exceptions
 from reference_host.capabilities.config import ConfigCapability
 from reference_host.capabilities.logging import LoggingCapability
 from reference_host.capabilities.metrics import MetricsCapability
@@ -100,3 +101,29 @@ def test_metrics_registry_and_validation() -> None:
     assert 'events_processed_total{component="c1",status="ok"} 3.0' in text
     assert 'latency_ms_count{component="c1"} 2.0' in text
     assert 'latency_ms_bucket{component="c1",le="5"} 1.0' in text
+
+
+# ------------------------------------------------------------------ the shared error boundary
+
+
+def _answer(raise_: BaseException | None) -> str | Err[str]:
+    with map_exceptions(lambda exc: f"mapped {type(exc).__name__}: {exc}") as boundary:
+        if raise_ is not None:
+            raise raise_
+        return "ok"
+    return boundary.result()
+
+
+def test_the_boundary_returns_what_the_block_returns() -> None:
+    assert _answer(None) == "ok"
+
+
+def test_the_boundary_maps_an_exception_to_the_error_the_caller_returns() -> None:
+    assert _answer(TimeoutError("slow")) == Err("mapped TimeoutError: slow")
+    assert _answer(StopIteration()) == Err("mapped StopIteration: ")
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt(), SystemExit(3)])
+def test_the_boundary_lets_non_exceptions_through(exc: BaseException) -> None:
+    with pytest.raises(type(exc)):
+        _answer(exc)

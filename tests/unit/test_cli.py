@@ -140,6 +140,7 @@ def test_schema_command(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_help_explains_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exited:
         main(["--help"])
+    assert exited.value.code == 0
     assert "Exit status" in capsys.readouterr().out

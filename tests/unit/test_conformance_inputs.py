@@ -108,11 +108,14 @@ def test_every_malformed_event_has_a_repaired_twin_that_differs_only_in_its_bodi
     assert [e.id for e in malformed] == list(twins)
 
     def without_bodies(event: t.Event) -> t.Event:
+        assert isinstance(event.data, t.StellarTransaction), event.id
         ops = [dataclasses.replace(op, body="") for op in event.data.operations]
         return dataclasses.replace(event, data=dataclasses.replace(event.data, operations=ops))
 
     for event in malformed:
         twin = twins[event.id]
+        assert isinstance(twin.data, t.StellarTransaction), twin.id
+        assert isinstance(event.data, t.StellarTransaction), event.id
         assert without_bodies(twin) == without_bodies(event), event.id
         bodies = [op.body for op in twin.data.operations]
         assert all(isinstance(json.loads(b), dict) for b in bodies), event.id

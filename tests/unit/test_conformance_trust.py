@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -21,6 +22,7 @@ from conformance.start import snapshot
 from reference_host import errors
 from reference_host import types as t
 from reference_host.policy import Policy
+from reference_host.processor import ProcessorInstance
 
 # ------------------------------------------------------------------------------ tamper scan
 
@@ -54,11 +56,11 @@ def test_untrusted_plugins_with_outcome_hooks_are_violations() -> None:
     pm = PytestPluginManager()
 
     class Flipper:
-        def pytest_runtest_makereport(self, item, call):  # type: ignore[no-untyped-def]
+        def pytest_runtest_makereport(self, item, call):
             return None
 
     class Quiet:
-        def pytest_configure(self, config):  # type: ignore[no-untyped-def]
+        def pytest_configure(self, config):
             return None
 
     pm.register(Flipper(), "flipper")
@@ -110,7 +112,7 @@ def test_default_settings_and_policy_cap_nothing(tmp_path: Path) -> None:
     ],
 )
 def test_weaker_settings_cap_marketplace(
-    tmp_path: Path, kwargs: dict, policy: dict, setting: str
+    tmp_path: Path, kwargs: dict[str, Any], policy: dict[str, Any], setting: str
 ) -> None:
     caps = provenance.caps(_settings(tmp_path, **kwargs), Policy(**policy), 20_000_000_000)
     assert [c.setting for c in caps] == [next(c.setting for c in caps if setting in c.setting)]
@@ -250,6 +252,11 @@ class _FakeInstance:
         raise self.exc
 
 
+def _fake_instance(exc: BaseException) -> ProcessorInstance:
+    """A stand-in with only what ObservedInstance uses here (process_event, limits)."""
+    return cast("ProcessorInstance", _FakeInstance(exc))
+
+
 def test_the_ledger_records_traps_and_limit_stops_but_not_typed_errors() -> None:
     ledger = TrapLedger(scope="test-a")
     event = t.Event("ev-1", 1, "s", t.EventType.CUSTOM, t.Generic("{}"))
@@ -259,13 +266,13 @@ def test_the_ledger_records_traps_and_limit_stops_but_not_typed_errors() -> None
         errors.ProcessorErrorResult(t.ProcessorError("invalid-event", "no")),
     ):
         with pytest.raises(type(exc)):
-            ObservedInstance(_FakeInstance(exc), ledger).process_event(event)  # type: ignore[arg-type]
+            ObservedInstance(_fake_instance(exc), ledger).process_event(event)
     assert [(r.kind, r.inputs, r.scope) for r in ledger.records] == [
         ("trap", "ev-1", "test-a"), ("limit", "ev-1", "test-a"),
     ]  # fmt: skip
     assert "process-event(ev-1) trapped: GuestTrap" in str(ledger.records[0])
     assert ledger.of({"other"}) == []
-    assert ObservedInstance(_FakeInstance(errors.GuestTrap("x")), None).limits == "kept"
+    assert ObservedInstance(_fake_instance(errors.GuestTrap("x")), None).limits == "kept"
 
 
 # ------------------------------------------------------------------------------ the snapshot

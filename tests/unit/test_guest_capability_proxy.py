@@ -396,6 +396,7 @@ def test_component_types_match_the_imports_and_wit(engine: Engine, component: Co
         assert set(imported) == set(FUNCTIONS[INTERFACES[interface]]), interface
         ref = functions(ref_imports[interface].ty, engine)[function]
         got = exports[export].ty
+        assert isinstance(got, FuncType), export
         # same parameter names and types, same result type as the imported function
         assert got.params == imported[function].params, export
         assert got.result == imported[function].result, export
@@ -466,7 +467,7 @@ def test_host_exception_is_not_swallowed(engine: Engine, component: Component) -
 
     host.record = fail  # type: ignore[method-assign]
     call = instantiate(engine, component, host.linker(engine))
-    with pytest.raises((Boom, WasmtimeError)):
+    with pytest.raises(Boom, match="call-config-get-int"):  # re-raised by stock wasmtime-py
         call("call-config-get-int", "k")
 
 

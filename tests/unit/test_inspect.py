@@ -7,7 +7,7 @@ import pytest
 from reference_host import errors
 from reference_host.engine import HostEngine
 from reference_host.inspect import inspect_component
-from reference_host.processor import check_contract
+from reference_host.linking import check_contract
 from tests.guests.build import build_guest
 
 

@@ -1,4 +1,4 @@
-"""reference_host.policy: loading, validation, grants, secrets (and rules.names)."""
+"""reference_host.policy, grants, pipeline: loading, validation, grants, secrets; rules.names."""
 
 from __future__ import annotations
 
@@ -12,14 +12,8 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from reference_host.errors import PolicyError
-from reference_host.policy import (
-    INTERFACE_GRANTS,
-    Policy,
-    load_policy,
-    parse_duration,
-    policy_from_mapping,
-    redact_secret,
-)
+from reference_host.grants import INTERFACE_GRANTS, parse_duration
+from reference_host.policy import Policy, load_policy, policy_from_mapping, redact_secret
 from reference_host.rules.names import log_field_problem, metric_problem, sanitize_log_text
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"

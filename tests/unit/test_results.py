@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import jsonschema
 import pytest
 
 from conformance.checks import BY_ID, CHECKS, Tier
-from conformance.plugin import SUITE_DIR
+from conformance.deciders import deciding_tests
 from conformance.reporting import json_report
 from conformance.results import Outcome, RunResult, TestRecord, combine, decide
 from conformance.settings import SettingsError, Thresholds, waivers
@@ -107,23 +106,7 @@ def test_threshold_overrides() -> None:
         Thresholds().with_overrides([("rounds", "0")])
 
 
-def _suite_marks() -> dict[str, list[str]]:
-    """check id -> the suite tests marked with it (read from the source, not imported)."""
-    marks: dict[str, list[str]] = {}
-    for path in sorted(SUITE_DIR.glob("test_*.py")):
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
-                ids = [
-                    d.args[0].value
-                    for d in node.decorator_list
-                    if isinstance(d, ast.Call) and d.args and isinstance(d.args[0], ast.Constant)
-                ]
-                assert len(ids) == 1, f"{path.name}::{node.name} must name exactly one check"
-                marks.setdefault(ids[0], []).append(f"{path.name}::{node.name}")
-    return marks
-
-
 def test_every_check_has_a_test_and_every_test_a_check() -> None:
-    marks = _suite_marks()
+    marks = deciding_tests()  # raises for a suite test that names no check or several
     assert set(marks) <= set(BY_ID), set(marks) - set(BY_ID)
     assert set(BY_ID) <= set(marks), f"checks without a test: {sorted(set(BY_ID) - set(marks))}"

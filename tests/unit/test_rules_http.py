@@ -1,4 +1,4 @@
-"""reference_host.rules.http: URL allowlisting, redirects, rate limiting, timeouts."""
+"""reference_host.rules.http and .rate: URL allowlisting, redirects, rate limiting, timeouts."""
 
 from __future__ import annotations
 
@@ -9,14 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reference_host.rules import expected_error_case
-from reference_host.rules.http import (
-    HttpCode,
-    RateLimiter,
-    UrlRules,
-    effective_timeout,
-    normalize_host,
-    parse_entry,
-)
+from reference_host.rules.http import HttpCode, UrlRules, normalize_host, parse_entry
+from reference_host.rules.rate import RateLimiter, effective_timeout
 
 RULES = UrlRules(["api.example.com", "*.example.org", "127.0.0.1:8080", "[::1]:9000", "10.1.2.3"])
 NAMES_ONLY = UrlRules(["api.example.com", "*.example.org"])

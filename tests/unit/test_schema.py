@@ -35,8 +35,8 @@ def same(desc: s.Ty | None, vt: Any, where: str) -> None:
     elif isinstance(desc, s.Record):
         assert isinstance(vt, wt.RecordType), where
         assert [n for n, _a, _t in desc.fields] == [n for n, _ in vt.fields], where
-        for (n, _a, t), (_, v) in zip(desc.fields, vt.fields, strict=True):
-            same(t, v, f"{where}.{n}")
+        for (n, _a, t), (_, fv) in zip(desc.fields, vt.fields, strict=True):
+            same(t, fv, f"{where}.{n}")
     elif isinstance(desc, s.Enum):
         if desc.as_variant:
             assert isinstance(vt, wt.VariantType), where

@@ -12,7 +12,7 @@ import dataclasses
 import json
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from conformance.configs import draw
 from reference_host import errors
 from reference_host import types as t
 from reference_host.backends.memory import MemoryBackend
-from reference_host.capabilities.key_value import KeyValueHostCapability
+from reference_host.capabilities.key_value import KeyValueCapability
 from reference_host.engine import EngineConfig, HostEngine, LoadedComponent
 from reference_host.host import GrantedCapabilities, capabilities_from_policy, limits_from_policy
 from reference_host.inspect import ComponentReport, inspect_component
@@ -136,10 +136,10 @@ class Lab:
         granted = capabilities_from_policy(policy, name, frozenset(report.flowctl_imports))
         if kv_backend is not None:
             granted.others = [
-                KeyValueHostCapability.from_policy(
+                KeyValueCapability.from_policy(
                     policy.capabilities.key_value, component_id=name, backend=kv_backend
                 )
-                if isinstance(cap, KeyValueHostCapability)
+                if isinstance(cap, KeyValueCapability)
                 else cap
                 for cap in granted.others
             ]
@@ -370,8 +370,8 @@ def test_host_refuses_before_initialize_but_the_guest_would_not(lab: Lab) -> Non
     ("name", "capability", "case"),
     [
         ("http-denial-traps", "HttpClientCapability", "forbidden"),
-        ("sql-denial-traps", "SqlCapability", "permission-denied"),
-        ("kv-denial-traps", "KeyValueHostCapability", "permission-denied"),
+        ("sql-denial-traps", "DatabaseCapability", "permission-denied"),
+        ("kv-denial-traps", "KeyValueCapability", "permission-denied"),
     ],
 )
 def test_denied_call_then_trap(lab: Lab, name: str, capability: str, case: str) -> None:
@@ -655,10 +655,11 @@ def test_mutating_validate_config_forgets_initialize(lab: Lab) -> None:
             assert _answer(lambda c=config: instance.validate_config(c)) == (
                 None if config == "{}" else ("err", "configuration-error")
             )  # the answer itself is the baseline's
-            for call in (
+            calls: tuple[Callable[[], object], ...] = (
                 lambda: instance.process_event(CUSTOM),
                 lambda: instance.process_batch([CUSTOM]),
-            ):
+            )
+            for call in calls:
                 with pytest.raises(errors.ProcessorErrorResult, match="not initialized"):
                     call()
             assert instance.health_check().status is t.HealthState.HEALTHY
@@ -708,7 +709,8 @@ def test_leaks_secret_validates_exactly_what_its_schema_allows(lab: Lab) -> None
             value = json.loads(text, parse_constant=not_json)
         except ValueError:
             return False
-        return validator.is_valid(value)
+        accepted: bool = validator.is_valid(value)
+        return accepted
 
     valid = draw(from_schema(schema), 40)  # what LIFE-002 draws from
     others: list[Any] = [None, True, 12345, -1.5, "a string", [], [1], {}, {"x": {}}]
@@ -782,7 +784,7 @@ def test_denied_call_only_in_batch_traps_in_batches_only(lab: Lab) -> None:
         instance.initialize("{}")
         assert [o.id for o in instance.process_batch([CUSTOM, TRADE])] == [CUSTOM.id]
         (kv,) = granted.others
-        assert isinstance(kv, KeyValueHostCapability)
+        assert isinstance(kv, KeyValueCapability)
         assert kv.get("last-batch") == "zoo-batch-marker" and kv.denials == []
         instance.shutdown()  # deletes the key again
         assert kv.get("last-batch") is None
@@ -792,7 +794,7 @@ def test_denied_call_only_in_batch_traps_in_batches_only(lab: Lab) -> None:
     ):
         instance.initialize("{}")
         (kv,) = granted.others
-        assert isinstance(kv, KeyValueHostCapability)
+        assert isinstance(kv, KeyValueCapability)
         assert [o.id for o in instance.process_event(CUSTOM)] == [CUSTOM.id]  # no call, no trap
         assert kv.denials == []
         with pytest.raises(errors.GuestTrap, match="unreachable") as trap:
@@ -849,15 +851,14 @@ def test_traps_on_rare_input_traps_only_on_an_operation_type_no_fixture_has(lab:
     assert rare not in seen and len(seen) > 5
     big = next(e for e in TTP.values() if _operations(e) >= 3)
     assert isinstance(OPERATION.data, t.StellarOperation)
-    operation = dataclasses.replace(
-        OPERATION, data=dataclasses.replace(OPERATION.data, operation_type=rare)
-    )
+    rare_operation = dataclasses.replace(OPERATION.data, operation_type=rare)
+    operation = dataclasses.replace(OPERATION, data=rare_operation)
     with lab.initialized("traps-on-rare-input") as instance:
         for event in (
             _with_operation_type(TRANSACTIONS[0], 0, rare),
             _with_operation_type(big, 2, rare),  # any operation, not only the first
             operation,
-            dataclasses.replace(operation, data=dataclasses.replace(operation.data, body="{")),
+            dataclasses.replace(operation, data=dataclasses.replace(rare_operation, body="{")),
         ):
             with pytest.raises(errors.GuestTrap, match="unreachable"):
                 instance.process_event(event)

@@ -1,0 +1,147 @@
+"""Pipeline documents: reading them strictly, and finding one processor's ``config:`` block.
+
+A policy comes in one of three shapes (:func:`select_config` tells them apart):
+
+* a **pipeline** (``apiVersion`` / ``kind`` / ``spec.processors``): the processor with the given
+  id, or else its only ``type: wasm-component`` processor;
+* a **processor block** (``id`` / ``type`` / ``config``), as one entry of ``spec.processors``;
+* a bare **config** mapping (what :class:`~reference_host.policy.Policy` validates).
+
+Reading is strict (:func:`read_document`): ``*.json`` files as JSON without duplicate keys or
+``NaN``; anything else as safe YAML without duplicate keys (the last one would win silently).
+Nothing is substituted: there is no ``${...}`` expansion, because ``reference_host`` never reads
+environment variables; a caller with placeholders replaces them before validating.  Validation
+itself, and the entry points :func:`~reference_host.policy.load_policy` /
+:func:`~reference_host.policy.policy_from_mapping`, live in :mod:`reference_host.policy`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reference_host.errors import PolicyError
+
+__all__ = ["parse_json_object", "read_document", "select_config"]
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses duplicate mapping keys (the last one would win silently)."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {key!r}; each key may appear once",
+                key_node.start_mark,
+            )
+        seen.add(key)
+    return dict(loader.construct_mapping(node))
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def parse_json_object(text: str) -> dict[str, Any]:
+    """Parse a JSON object strictly: no duplicate keys, no ``NaN``/``Infinity`` (ValueError)."""
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        dupes = sorted({key for key in keys if keys.count(key) > 1})
+        if dupes:
+            raise ValueError(f"duplicate JSON keys {dupes}")
+        return dict(pairs)
+
+    def no_constants(name: str) -> object:
+        raise ValueError(f"{name} is not valid JSON")
+
+    try:
+        data = json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"expected a JSON object: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def read_document(file: Path) -> Mapping[str, Any]:
+    """Read a policy file (strict JSON for ``*.json``, strict YAML otherwise) into a mapping."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(
+            f"cannot read policy file {file}: {exc}; pass an existing UTF-8 YAML or JSON file"
+        ) from exc
+    try:
+        if file.suffix.lower() == ".json":
+            data: object = parse_json_object(text)
+        else:
+            data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except (yaml.YAMLError, ValueError) as exc:
+        raise PolicyError(f"{file} is not valid YAML/JSON: {exc}") from exc
+    if not isinstance(data, Mapping):
+        raise PolicyError(f"{file}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def select_config(
+    data: Mapping[str, Any], processor_id: str | None, source: str
+) -> tuple[Mapping[str, Any], str, str | None]:
+    """Return (config mapping, key-path prefix, processor id) for the three accepted shapes."""
+    if "spec" in data or "apiVersion" in data or "kind" in data:
+        spec = data.get("spec")
+        processors = spec.get("processors") if isinstance(spec, Mapping) else None
+        if not isinstance(processors, list) or not processors:
+            raise PolicyError(f"{source}: spec.processors: expected a non-empty list")
+        ids = [p.get("id") if isinstance(p, Mapping) else None for p in processors]
+        if processor_id is not None:
+            matches = [i for i, pid in enumerate(ids) if pid == processor_id]
+            if not matches:
+                raise PolicyError(
+                    f"{source}: no processor with id {processor_id!r} in "
+                    f"spec.processors; ids: {ids}"
+                )
+            index = matches[0]
+        else:
+            wasm = [
+                i
+                for i, p in enumerate(processors)
+                if isinstance(p, Mapping) and p.get("type") == "wasm-component"
+            ]
+            if len(wasm) != 1:
+                raise PolicyError(
+                    f"{source}: {len(wasm)} processors of type wasm-component; "
+                    f"pass a processor id, one of {ids}"
+                )
+            index = wasm[0]
+        return _from_block(processors[index], f"spec.processors[{index}]", source)
+    if "config" in data and ("id" in data or "type" in data):
+        config, prefix, pid = _from_block(data, "", source)
+        if processor_id is not None and pid != processor_id:
+            raise PolicyError(f"{source}: the processor block has id {pid!r}, not {processor_id!r}")
+        return config, prefix, pid
+    return data, "", processor_id
+
+
+def _from_block(block: object, path: str, source: str) -> tuple[Mapping[str, Any], str, str | None]:
+    where = f"{path}." if path else ""
+    if not isinstance(block, Mapping):
+        raise PolicyError(f"{source}: {path or 'processor'}: expected a mapping")
+    if block.get("type", "wasm-component") != "wasm-component":
+        raise PolicyError(
+            f"{source}: {where}type: expected 'wasm-component', got {block.get('type')!r}"
+        )
+    config = block.get("config")
+    if not isinstance(config, Mapping):
+        raise PolicyError(f"{source}: {where}config: expected the processor's config mapping")
+    pid = block.get("id")
+    return config, f"{where}config", pid if isinstance(pid, str) else None

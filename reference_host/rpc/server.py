@@ -1,0 +1,76 @@
+"""The gRPC server of ``flowctl-host serve``: the servicers, standard health checking, reflection.
+
+Message limits match flowctl's clients (50 MB each way, not gRPC's 4 MB default).  The standard
+``grpc.health.v1.Health`` service reports ``SERVING`` for ``""``,
+``flowctl.v1.ProcessorService`` and ``flowctl_host.v1.ProcessorExtensionService`` while the
+component is healthy (``NOT_SERVING`` while draining or unhealthy); reflection lists every
+service.
+"""
+
+from __future__ import annotations
+
+from concurrent import futures
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from reference_host.rpc.gen.flowctl.v1 import common_pb2 as pb
+from reference_host.rpc.gen.flowctl.v1 import processor_pb2, processor_pb2_grpc
+from reference_host.rpc.gen.flowctl_host.v1 import extension_pb2, extension_pb2_grpc
+from reference_host.rpc.servicer import ExtensionServicer, HostState, ProcessorServicer
+
+MAX_MESSAGE = 50 * 1024 * 1024
+PROCESSOR = processor_pb2.DESCRIPTOR.services_by_name["ProcessorService"].full_name
+EXTENSION = extension_pb2.DESCRIPTOR.services_by_name["ProcessorExtensionService"].full_name
+OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE),
+    ("grpc.max_send_message_length", MAX_MESSAGE),
+]
+
+
+class HostServer:
+    """A started gRPC server around :class:`HostState`; :meth:`stop` ends it."""
+
+    def __init__(self, state: HostState, host: str, port: int, *, workers: int = 16) -> None:
+        self.state = state
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=OPTIONS)
+        self.extension = ExtensionServicer(state)
+        processor_pb2_grpc.add_ProcessorServiceServicer_to_server(  # type: ignore[no-untyped-call]
+            ProcessorServicer(state), self.server
+        )
+        extension_pb2_grpc.add_ProcessorExtensionServiceServicer_to_server(  # type: ignore[no-untyped-call]
+            self.extension, self.server
+        )
+        self.health = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (PROCESSOR, EXTENSION, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+        )
+        self.port = self.server.add_insecure_port(f"{host}:{port}")
+        if self.port == 0:
+            raise OSError(f"cannot listen on {host}:{port}")
+        self.host = host
+        self.refresh_health()
+
+    def start(self) -> HostServer:
+        """Start serving."""
+        self.server.start()
+        return self
+
+    def refresh_health(self) -> pb.HealthStatus:
+        """Set the standard health service from the component's health; return the status."""
+        status, _message, _details = self.state.health()
+        serving = (
+            health_pb2.HealthCheckResponse.SERVING
+            if status in (pb.HEALTH_STATUS_HEALTHY, pb.HEALTH_STATUS_DEGRADED)
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", PROCESSOR, EXTENSION):
+            self.health.set(name, serving)
+        return status
+
+    def stop(self, grace: float) -> None:
+        """Stop taking calls, give running ones ``grace`` seconds, close the extension instance."""
+        self.server.stop(grace).wait(grace + 1)
+        self.extension.close()
