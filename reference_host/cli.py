@@ -81,8 +81,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def _policy(args: argparse.Namespace) -> Any:
     from reference_host.policy import Policy, load_policy
 
-    if args.policy:
-        policy = load_policy(args.policy, args.processor_id)
+    if args.policy:  # ${VAR} in its values expanded from the environment, as by serve
+        policy = load_policy(args.policy, args.processor_id, environ=os.environ)
     else:
         policy = Policy.default_for(["logging", "metrics", "config"])
     overrides: dict[str, Any] = {}

@@ -18,6 +18,7 @@ itself, and the entry points :func:`~reference_host.policy.load_policy` /
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -145,3 +146,45 @@ def _from_block(block: object, path: str, source: str) -> tuple[Mapping[str, Any
         raise PolicyError(f"{source}: {where}config: expected the processor's config mapping")
     pid = block.get("id")
     return config, f"{where}config", pid if isinstance(pid, str) else None
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_variables(data: Any, environ: Mapping[str, str], source: str) -> Any:
+    """``data`` (parsed YAML) with every ``${VAR}`` in its strings replaced from ``environ``.
+
+    Only values are expanded (not comments, not keys).  An unset variable is an error naming it,
+    the file and the key path; ``$${VAR}`` stays a literal ``${VAR}``.
+    """
+    missing: list[str] = []
+
+    def expand(text: str, where: str) -> str:
+        def value(match: re.Match[str]) -> str:
+            if match.start() > 0 and text[match.start() - 1] == "$":
+                return match.group(0)
+            name = match.group(1)
+            if name not in environ:
+                missing.append(f"${{{name}}} at {where}")
+                return ""
+            return environ[name]
+
+        return _VAR.sub(value, text).replace("$${", "${")
+
+    def walk(node: Any, where: str) -> Any:
+        if isinstance(node, str):
+            return expand(node, where)
+        if isinstance(node, dict):
+            return {k: walk(v, f"{where}.{k}") for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, f"{where}[{i}]") for i, v in enumerate(node)]
+        return node
+
+    out = walk(data, "$")
+    if missing:
+        raise PolicyError(
+            f"{source}: unset environment variables: {', '.join(missing)}; export them "
+            "(connection strings and keys stay out of files this way), or write $${VAR} for a "
+            "literal ${VAR}"
+        )
+    return out

@@ -48,7 +48,12 @@ from reference_host.grants import (
     FrozenModel,
     PositiveInt,
 )
-from reference_host.pipeline import parse_json_object, read_document, select_config
+from reference_host.pipeline import (
+    expand_variables,
+    parse_json_object,
+    read_document,
+    select_config,
+)
 from reference_host.rules.http import UrlRules
 from reference_host.rules.kv import KeyRules, check_namespace
 from reference_host.rules.rate import RateLimiter
@@ -262,16 +267,26 @@ def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[st
 # ---------------------------------------------------------------------- loading
 
 
-def load_policy(path: str | Path, processor_id: str | None = None) -> Policy:
+def load_policy(
+    path: str | Path,
+    processor_id: str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> Policy:
     """Load a policy from a pipeline YAML, a processor block, or a bare ``config`` mapping.
 
     A pipeline (``apiVersion``/``kind``/``spec.processors``) yields the processor with id
     ``processor_id``, or its only ``type: wasm-component`` processor.  A relative
     ``component_file`` is resolved against the file's directory.  ``*.json`` files are read as
     strict JSON (no duplicate keys, no NaN); anything else as YAML (no duplicate keys either).
+    With ``environ`` (the CLI passes the process environment; the library never reads it), every
+    ``${VAR}`` in the file's values is expanded from it (:func:`~reference_host.pipeline.
+    expand_variables`: an unset one is an error naming it and its key path).
     """
     file = Path(path)
     data = read_document(file)
+    if environ is not None:
+        data = expand_variables(data, environ, str(file))
     return policy_from_mapping(
         data, processor_id=processor_id, base_dir=file.parent, source=str(file)
     )

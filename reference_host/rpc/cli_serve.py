@@ -57,12 +57,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """``flowctl-host serve``."""
     from reference_host.engine import default_cache_dir
     from reference_host.errors import GuestTrap, ProcessorErrorResult
-    from reference_host.policy import Policy
+    from reference_host.policy import Policy, load_policy
     from reference_host.rpc.control_plane import settings_from_env
     from reference_host.rpc.serve import (
         ServeSettings,
         Service,
-        load_pipeline,
         parse_port,
         run_until_signalled,
     )
@@ -72,7 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if not args.processor:
             sys.stderr.write("flowctl-host serve: --pipeline needs --processor ID\n")
             return EXIT_USAGE
-        policy = load_pipeline(Path(args.pipeline), args.processor, env)
+        policy = load_policy(args.pipeline, args.processor, environ=env)
     else:
         policy = Policy.default_for(["logging", "metrics", "config"])
     component = args.component or policy.component_file

@@ -12,7 +12,6 @@ unregister, stop, exit 0.
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from collections.abc import Mapping
@@ -20,70 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reference_host.errors import PolicyError
-from reference_host.policy import Policy, policy_from_mapping
+from reference_host.policy import Policy
 from reference_host.rpc.gen.flowctl.v1 import common_pb2 as pb
 from reference_host.rpc.instances import InstanceFactory
 from reference_host.rpc.server import HostServer
 from reference_host.rpc.servicer import HostState
 from reference_host.rpc.stream import BatchDone
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _STATUS_NAMES: dict[pb.HealthStatus, str] = {
     pb.HEALTH_STATUS_UNKNOWN: "UNKNOWN", pb.HEALTH_STATUS_STARTING: "STARTING",
     pb.HEALTH_STATUS_HEALTHY: "HEALTHY", pb.HEALTH_STATUS_DEGRADED: "DEGRADED",
     pb.HEALTH_STATUS_UNHEALTHY: "UNHEALTHY", pb.HEALTH_STATUS_STOPPING: "STOPPING",
 }  # fmt: skip
-
-
-def expand_variables(data: Any, environ: Mapping[str, str], source: str) -> Any:
-    """``data`` (parsed YAML) with every ``${VAR}`` in its strings replaced from ``environ``.
-
-    Only values are expanded (not comments, not keys).  An unset variable is an error naming it,
-    the file and the key path; ``$${VAR}`` stays a literal ``${VAR}``.
-    """
-    missing: list[str] = []
-
-    def expand(text: str, where: str) -> str:
-        def value(match: re.Match[str]) -> str:
-            if match.start() > 0 and text[match.start() - 1] == "$":
-                return match.group(0)
-            name = match.group(1)
-            if name not in environ:
-                missing.append(f"${{{name}}} at {where}")
-                return ""
-            return environ[name]
-
-        return _VAR.sub(value, text).replace("$${", "${")
-
-    def walk(node: Any, where: str) -> Any:
-        if isinstance(node, str):
-            return expand(node, where)
-        if isinstance(node, dict):
-            return {k: walk(v, f"{where}.{k}") for k, v in node.items()}
-        if isinstance(node, list):
-            return [walk(v, f"{where}[{i}]") for i, v in enumerate(node)]
-        return node
-
-    out = walk(data, "$")
-    if missing:
-        raise PolicyError(
-            f"{source}: unset environment variables: {', '.join(missing)}; export them "
-            "(connection strings and keys stay out of files this way), or write $${VAR} for a "
-            "literal ${VAR}"
-        )
-    return out
-
-
-def load_pipeline(path: Path, processor_id: str, environ: Mapping[str, str]) -> Policy:
-    """The processor block ``processor_id`` of a pipeline YAML, ``${VAR}`` expanded."""
-    from reference_host.pipeline import read_document
-
-    data = read_document(path)  # strict: duplicate keys refused, errors name the file
-    return policy_from_mapping(
-        expand_variables(data, environ, str(path)),
-        processor_id=processor_id, base_dir=path.parent, source=str(path),
-    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ default and answers an error event).  ``run`` does not expand ``${VAR}`` in a pi
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -39,7 +40,6 @@ from tests.flowctl_control_plane import ControlPlane
 from tests.integration.serve_harness import (
     PASSPHRASE,
     REPO,
-    TTP_CONFIG,
     TTP_PIPELINE,
     TTP_PROCESSOR_ID,
     Orchestrator,
@@ -138,10 +138,11 @@ def flowctl_host_run(tmp: Path, events_file: Path) -> tuple[list[dict[str, Any]]
     proc = subprocess.run(
         [
             *launcher, "run", str(ttp_component()), "--policy", str(TTP_PIPELINE),
-            "--processor-id", TTP_PROCESSOR_ID, "--config", str(TTP_CONFIG),
+            "--processor-id", TTP_PROCESSOR_ID,
             "--input", str(events_file), "--output", str(out), "--errors", str(errs),
         ],
         cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "TTP_NETWORK_PASSPHRASE": PASSPHRASE},  # `run` expands ${VAR} too
     )  # fmt: skip
     assert proc.returncode in (0, 1), proc.stderr
     return read_jsonl(out), read_jsonl(errs), proc.returncode
@@ -223,9 +224,11 @@ def per_event_oracle(
     """Input id -> None (ok) or the WIT error case process-event answers, via the host library."""
     from reference_host.errors import ProcessorErrorResult
     from reference_host.host import open_processor
-    from reference_host.rpc.serve import load_pipeline
+    from reference_host.policy import load_policy
 
-    policy = load_pipeline(TTP_PIPELINE, TTP_PROCESSOR_ID, {"TTP_NETWORK_PASSPHRASE": PASSPHRASE})
+    policy = load_policy(
+        TTP_PIPELINE, TTP_PROCESSOR_ID, environ={"TTP_NETWORK_PASSPHRASE": PASSPHRASE}
+    )
     instance, _ = open_processor(policy, ttp_component(), component_id=TTP_PROCESSOR_ID)
     try:
         instance.initialize(policy.processor_config)

@@ -570,3 +570,21 @@ def test_sanitize_log_text() -> None:
     assert sanitize_log_text("a\nb\tc\x00") == "a\\u000ab\tc\\u0000"
     assert sanitize_log_text("x" * 10, limit=4) == "xxxx...[6 chars truncated]"
     assert sanitize_log_text("plain é") == "plain é"
+
+
+def test_variables_in_values_are_expanded_only_when_an_environment_is_given(tmp_path):
+    from reference_host.policy import load_policy
+
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "# ${NOT_A_VALUE} in a comment is left alone\n"
+        'processor_config: \'{"key": "${API_KEY}", "literal": "$${KEEP}"}\'\n'
+        "max_memory_pages: 128\n",
+        encoding="utf-8",
+    )
+    expanded = load_policy(path, environ={"API_KEY": "k-1"})
+    assert json.loads(expanded.processor_config) == {"key": "k-1", "literal": "${KEEP}"}
+    untouched = load_policy(path)  # the library never reads the environment on its own
+    assert "${API_KEY}" in untouched.processor_config
+    with pytest.raises(PolicyError, match=r"\$\{API_KEY\} at \$\.processor_config"):
+        load_policy(path, environ={})
