@@ -560,15 +560,3 @@ def get_info(channel: grpc.Channel, timeout: float = 10.0) -> common_pb2.Compone
     stub = processor_pb2_grpc.ProcessorServiceStub(channel)  # type: ignore[no-untyped-call]
     info: common_pb2.ComponentInfo = stub.GetInfo(empty_pb2.Empty(), timeout=timeout)
     return info
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``predicate`` until truthy (returned); ``TimeoutError`` naming ``what`` otherwise."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)

@@ -10,7 +10,6 @@ import dataclasses
 import socket
 import threading
 import time
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -23,6 +22,7 @@ from reference_host.rpc.control_plane import (
 )
 from reference_host.rpc.gen.flowctl.v1 import common_pb2, control_plane_pb2
 from tests.flowctl_control_plane import ControlPlane, ControlPlaneService
+from tests.waiting import Knob, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -34,30 +34,6 @@ STARTING = common_pb2.HEALTH_STATUS_STARTING
 UNHEALTHY = common_pb2.HEALTH_STATUS_UNHEALTHY
 UNKNOWN = common_pb2.HEALTH_STATUS_UNKNOWN
 T = TypeVar("T")
-
-
-def wait_until(predicate: Callable[[], T], timeout: float = 10.0, what: str | None = None) -> T:
-    """Poll ``predicate`` until it is truthy (returned) or ``timeout`` seconds pass (fail)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what or predicate}")
-        time.sleep(0.01)
-
-
-class Knob:
-    """A value the test changes while the client's thread reads it."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __call__(self) -> Any:
-        if isinstance(self.value, BaseException):
-            raise self.value
-        return self.value
 
 
 def free_port() -> int:

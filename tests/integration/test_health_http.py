@@ -16,18 +16,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from reference_host.rpc.control_plane import parse_go_duration
 from reference_host.rpc.health_http import STATUSES, HealthServer, format_go_duration, prefers_json
+from tests.waiting import Knob
 
 pytestmark = pytest.mark.integration
-
-
-class Knob:
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __call__(self) -> Any:
-        if isinstance(self.value, BaseException):
-            raise self.value
-        return self.value
 
 
 def _registry() -> prometheus_client.CollectorRegistry:

@@ -57,8 +57,8 @@ from tests.integration.serve_harness import (
     serve_env,
     start_serve,
     ttp_component,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
