@@ -14,6 +14,8 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from conformance._hypothesis import without_local_constants
+
 #: Texts no configuration schema can accept (they are not JSON).
 NOT_JSON = ("not json", "{", "", '{"a": 1', "\u0000")
 _OTHER_TYPES: tuple[Any, ...] = (None, True, 12345, -1.5, "a string", [], [1], {}, {"x": {}})
@@ -49,7 +51,8 @@ def draw(strategy: st.SearchStrategy[Any], n: int) -> list[Any]:
     def collect(value: Any) -> None:
         out.append(value)
 
-    collect()
+    with without_local_constants():
+        collect()
     unique: dict[str, Any] = {}
     for value in out:
         unique.setdefault(repr(value), value)

@@ -88,6 +88,11 @@ class Running:
         """Every call the linked capabilities refused, in order per capability."""
         return [d for cap in self.granted.others for d in getattr(cap, "denials", [])]
 
+    def refusals(self) -> int:
+        """Calls refused plus permission questions (is-url/query-allowed) answered no."""
+        asked = sum(getattr(cap, "refused_questions", 0) for cap in self.granted.others)
+        return len(self.denials()) + asked
+
 
 @dataclass
 class ComponentUnderTest:

@@ -26,15 +26,9 @@ DENY_ALL: dict[str, Any] = {
     "key_value": {"max_keys": 1, "max_value_bytes": 1},
 }
 NETWORK = {names.HTTP_CLIENT: "http", names.DATABASE: "database", names.KEY_VALUE: "key_value"}
-#: Questions a component may ask before calling; under deny-all grants the answer is always no,
-#: so each one asked is a denial the component saw.
-ASKED = ("http-client.is-url-allowed", "database.is-query-allowed")
-
-
 def _denials_seen(run: Any) -> int:
-    """Calls the host refused, plus permission questions it answered no (under deny-all)."""
-    calls = run.instance.context.calls
-    return len(run.denials()) + sum(int(calls.get(name, 0)) for name in ASKED)
+    """Calls the host refused, plus permission questions it answered no."""
+    return int(run.refusals())
 
 
 def _grants(component: ComponentUnderTest) -> Policy:

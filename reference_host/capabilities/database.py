@@ -122,6 +122,8 @@ class DatabaseCapability:
     context: HostContext | None = None
     denials: list[SqlDenial] = field(default_factory=list)
     denials_dropped: int = 0
+    #: ``is-query-allowed`` questions answered no (a refusal the guest saw without a call).
+    refused_questions: int = 0
     interface: str = interfaces.DATABASE
     _transactions: dict[str, DatabaseTransaction] = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -204,9 +206,10 @@ class DatabaseCapability:
         function.)
         """
         decision = self.decide(sql)
-        if not decision.allowed:
-            return False
-        return self.decide(sql, "query" if decision.kind == "SELECT" else "execute").allowed
+        if decision.allowed:
+            decision = self.decide(sql, "query" if decision.kind == "SELECT" else "execute")
+        self.refused_questions += not decision.allowed
+        return decision.allowed
 
     # ------------------------------------------------------------------ statements
 

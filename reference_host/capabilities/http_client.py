@@ -179,6 +179,8 @@ class HttpClientCapability:
     sent: list[str] = field(default_factory=list)
     denied_count: int = 0
     sent_count: int = 0
+    #: ``is-url-allowed`` questions answered no (a refusal the guest saw without a request).
+    refused_questions: int = 0
     max_records: int = 10_000
     interface: str = interfaces.HTTP_CLIENT
 
@@ -226,9 +228,11 @@ class HttpClientCapability:
 
     def is_url_allowed(self, url: str) -> bool:
         """``is-url-allowed``: ``check_url(url).allowed`` (False if the check itself fails)."""
+        allowed = False
         with map_exceptions(to_http_error):
-            return self.check_url(url).allowed
-        return False
+            allowed = self.check_url(url).allowed
+        self.refused_questions += not allowed
+        return allowed
 
     def request(self, req: HttpRequest) -> Ok[HttpResponse] | Err[HttpError]:
         """``request``: never raises; every failure is an ``http-error``."""
