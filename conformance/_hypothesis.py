@@ -18,12 +18,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from hypothesis.internal.conjecture import providers
+from hypothesis.internal.constants_ast import Constants
 
 _lock = threading.Lock()
 
 
-def _no_local_constants() -> providers.Constants:
-    return providers.Constants()
+def _no_local_constants() -> Constants:
+    return Constants()
 
 
 @contextmanager

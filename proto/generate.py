@@ -1,5 +1,7 @@
-"""Regenerate the Python code of the .proto files: ``python proto/generate.py`` (``--check``: fail
-when the committed code is stale).
+"""Regenerate the Python code of the .proto files (``--check``: fail when it is stale).
+
+Run ``python proto/generate.py``; ``python proto/generate.py --check`` exits 1 naming the stale
+files.
 
 The sources keep flowctl's layout (``flowctl/v1/*.proto`` importing ``"flowctl/v1/common.proto"``,
 as flow-proto publishes them) so clients generated from them elsewhere talk to our server
@@ -16,7 +18,6 @@ import argparse
 import filecmp
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -77,7 +78,9 @@ def stale() -> list[str]:
         generate(fresh)
         names = {p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()}
         names |= {
-            p.relative_to(OUT) for p in OUT.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+            p.relative_to(OUT)
+            for p in OUT.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
         }
         return sorted(
             str(n)
@@ -91,12 +94,16 @@ def stale() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Command line."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail when the committed code is stale")
+    parser.add_argument(
+        "--check", action="store_true", help="fail when the committed code is stale"
+    )
     args = parser.parse_args(argv)
     if args.check:
         diff = stale()
         if diff:
-            sys.stderr.write(f"stale generated code: {', '.join(diff)}; run python proto/generate.py\n")
+            sys.stderr.write(
+                f"stale generated code: {', '.join(diff)}; run python proto/generate.py\n"
+            )
             return 1
         return 0
     for rel in generate(OUT):

@@ -26,6 +26,8 @@ DENY_ALL: dict[str, Any] = {
     "key_value": {"max_keys": 1, "max_value_bytes": 1},
 }
 NETWORK = {names.HTTP_CLIENT: "http", names.DATABASE: "database", names.KEY_VALUE: "key_value"}
+
+
 def _denials_seen(run: Any) -> int:
     """Calls the host refused, plus permission questions it answered no."""
     return int(run.refusals())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +34,14 @@ def _raw_draw(strategy: st.SearchStrategy[Any], n: int) -> list[Any]:
 
 
 @pytest.fixture
-def local_module_with_constants(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def local_module_with_constants(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A freshly imported module outside site-packages full of string literals."""
     lines = [f"C{i} = {f'zq{i:03d}'!r}" for i in range(300)]
     (tmp_path / "drawlocal_constants.py").write_text("\n".join(lines) + "\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop("drawlocal_constants", None)
-    yield importlib.import_module("drawlocal_constants")
+    importlib.import_module("drawlocal_constants")
+    yield
     sys.modules.pop("drawlocal_constants", None)
 
 
