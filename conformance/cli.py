@@ -98,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--report-dir", help="where the result file goes (default ./reports)")
 
     p.set_defaults(func=cmd_certify)
+    from conformance.host_certify import add_parser as add_host_certify
+
+    add_host_certify(sub)
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
     if "--" in argv:  # everything after -- goes to pytest unchanged

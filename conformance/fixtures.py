@@ -35,6 +35,7 @@ from conformance.recorder import (
     START_KEY,
     START_STASH,
 )
+from conformance.remote import RemoteTarget, component_under_test
 from conformance.results import NOT_APPLICABLE_PREFIX
 from conformance.services import Services
 from conformance.settings import SETTINGS_KEY, SuiteSettings
@@ -184,7 +185,7 @@ def conformance_component(
     request: pytest.FixtureRequest,
     conformance_settings: SuiteSettings,
     conformance_services: Services,
-) -> ComponentUnderTest:
+) -> Iterator[ComponentUnderTest]:
     """The component under test: the run's private copy, loaded, hash checked, inspected."""
     from reference_host.errors import FlowctlHostError
 
@@ -199,9 +200,13 @@ def conformance_component(
                 start.config_text, start.config_source, tuple(start.config_tried), derived=True
             )
     try:
-        return ComponentUnderTest(conformance_settings, conformance_services, **kwargs)
+        cut = component_under_test(conformance_settings, conformance_services, **kwargs)
     except (FlowctlHostError, OSError) as exc:
         pytest.fail(f"cannot run {conformance_settings.component}: {exc}", pytrace=False)
+    try:
+        yield cut
+    finally:
+        cut.close()
 
 
 @pytest.fixture(scope="session")
@@ -221,6 +226,11 @@ def conformance_check(request: pytest.FixtureRequest) -> Verdict:
     marker = request.node.get_closest_marker("conformance_check")
     if marker is None:
         raise pytest.UsageError(f"{request.node.nodeid} has no conformance_check mark")
+    settings = request.config.stash[SETTINGS_KEY]
+    if settings.remote:
+        target = RemoteTarget(settings.launch, settings.processor_endpoint)
+        if (why := target.not_applicable(marker.args[0])) is not None:
+            pytest.skip(f"{NOT_APPLICABLE_PREFIX}remotely: {why}")
     return Verdict(BY_ID[marker.args[0]], request.node)
 
 

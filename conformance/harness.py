@@ -316,6 +316,9 @@ class ComponentUnderTest:
         finally:
             instance.close()
 
+    def close(self) -> None:
+        """Release what the run holds beyond its instances (nothing in-process)."""
+
     @contextlib.contextmanager
     def running(
         self,

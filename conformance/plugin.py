@@ -111,6 +111,19 @@ OPTIONS = (
             "{\"status\": 200, \"body\": ...}}); ${CONFORMANCE_HTTP} in the processor config and "
             "in allowed_domains becomes its host:port",
             "http_fixture", s.http_fixture),
+    _Option("--launch", "conformance_launch", "'CMD ... {port}'",
+            "run the checks against a host under test that the suite starts for every fresh "
+            "instance: {component} (the certified copy), {policy} (a JSON policy file), "
+            "{config} (the processor config file), {port}; e.g. 'flowctl-host serve --pipeline "
+            "{policy} --component {component} --port {port}'",
+            "launch", lambda raw, _: s.launch_template(raw)),
+    _Option("--processor-endpoint", "conformance_processor_endpoint", "HOST:PORT",
+            "run the checks against a running server that hosts --component (flowctl.v1 plus "
+            "the flowctl_host.v1 extension; fresh instances by its Reset)",
+            "processor_endpoint", lambda raw, _: s.endpoint(raw)),
+    _Option("--launch-timeout", "conformance_launch_timeout", "SECONDS",
+            "how long a launched host may take to answer GetInfo (default 60)",
+            "launch_timeout", lambda raw, _: s.seconds("--launch-timeout", raw)),
 )  # fmt: skip
 
 
@@ -164,6 +177,11 @@ def resolve_settings(config: pytest.Config) -> SuiteSettings | None:
             given["services"] = s.service_mode(env_mode)
         except s.SettingsError as exc:
             raise pytest.UsageError(str(exc)) from None
+    if "launch" in given and "processor_endpoint" in given:
+        raise pytest.UsageError(
+            "--launch and --processor-endpoint exclude each other: the suite "
+            "either starts the host under test or talks to a running one"
+        )
     return SuiteSettings(**given)
 
 

@@ -98,6 +98,14 @@ class SuiteSettings:
     events: tuple[Path, ...] = ()
     db_setup: Path | None = None
     http_fixture: Path | None = None
+    launch: str | None = None
+    processor_endpoint: str | None = None
+    launch_timeout: float = 60.0
+
+    @property
+    def remote(self) -> bool:
+        """The checks run against a host under test over gRPC (``conformance.remote``)."""
+        return self.launch is not None or self.processor_endpoint is not None
 
 
 #: Where the plugin keeps the run's :class:`SuiteSettings` (``config.stash``; absent without
@@ -123,6 +131,48 @@ def policy_source(option: str, raw: str, base: Path | None = None) -> PolicySour
     """``FILE`` or ``FILE#PROCESSOR_ID``."""
     file, _, pid = raw.partition("#")
     return PolicySource(existing_file(option, file, base), pid or None)
+
+
+def launch_template(raw: str) -> str:
+    """A ``--launch`` command template: it must name ``{port}``, the rest is the host's."""
+    import shlex
+
+    try:
+        parts = shlex.split(raw)
+    except ValueError as exc:
+        raise SettingsError(f"--launch {raw!r}: {exc}") from None
+    if not parts:
+        raise SettingsError(
+            "--launch: empty command; e.g. --launch 'flowctl-host serve "
+            "--pipeline {policy} --component {component} --port {port}'"
+        )
+    if "{port}" not in raw:
+        raise SettingsError(
+            f"--launch {raw!r}: the command must contain {{port}} (the port the "
+            "suite gives each launched host)"
+        )
+    return raw
+
+
+def endpoint(raw: str) -> str:
+    """``HOST:PORT`` of a running processor."""
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SettingsError(
+            f"--processor-endpoint {raw!r}: expected HOST:PORT, e.g. 127.0.0.1:50051"
+        )
+    return raw
+
+
+def seconds(option: str, raw: str) -> float:
+    """A positive number of seconds."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise SettingsError(f"{option} {raw!r}: expected a positive number of seconds")
+    return value
 
 
 def tier(raw: str) -> Tier:

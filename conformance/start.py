@@ -73,10 +73,12 @@ def discard(start: RunStart) -> None:
 def begin(settings: SuiteSettings) -> RunStart:
     """Snapshot, load, choose the configuration, record what the run is earned under."""
     from conformance.config_choice import ConfigRefusedError
-    from conformance.harness import CERTIFICATION_FUEL, ComponentUnderTest
+    from conformance.harness import CERTIFICATION_FUEL
     from conformance.inputs import inputs_for
-    from conformance.provenance import caps, earned_under
+    from conformance.outcomes import NotAssessable
+    from conformance.provenance import Cap, caps, earned_under
     from conformance.recorder import suite_version
+    from conformance.remote import RemoteComponentUnderTest, component_under_test, describe
     from conformance.services import Services
     from reference_host.jsonform import event_to_json
 
@@ -86,11 +88,13 @@ def begin(settings: SuiteSettings) -> RunStart:
     config = canonical = source = error = None
     tried: list[str] = []
     policy = None
+    remote: dict[str, Any] | None = None
     workload: list[str] = []
     services = Services(settings)
     origin = None
+    cut = None
     try:
-        cut = ComponentUnderTest(settings, services, component_path=copy, expected_sha256=sha)
+        cut = component_under_test(settings, services, component_path=copy, expected_sha256=sha)
         with contextlib.suppress(Exception):
             policy = cut.base_policy
         choice = cut.config_choice
@@ -99,16 +103,29 @@ def begin(settings: SuiteSettings) -> RunStart:
         inputs = inputs_for(cut.info, settings.events)
         workload = [json.dumps(event_to_json(e), sort_keys=True) for e in inputs.workload]
         origin = services.http_server.origin if services.http_server is not None else None
+        if isinstance(cut, RemoteComponentUnderTest):
+            remote = describe(cut, cut.target)
     except ConfigRefusedError as exc:
         error = str(exc)
+    except NotAssessable as exc:
+        if settings.remote:  # the host under test cannot be reached or hosts something else
+            error = str(exc)
     except Exception:  # noqa: S110 - a component the host cannot run: the checks say why
         pass
     finally:
+        if cut is not None:
+            cut.close()
         services.close()
     record = earned_under(
         settings, policy=policy, config_text=canonical, config_source=source, workload=workload,
         suite_version=suite_version(), http_origin=origin,
     )  # fmt: skip
     capped = [c.to_dict() for c in caps(settings, policy, CERTIFICATION_FUEL)]
+    if settings.remote:
+        record["remote"] = remote
+        where = "--launch" if settings.launch is not None else "--processor-endpoint"
+        value = settings.launch or settings.processor_endpoint
+        capped.append(Cap(where, value, None, "a remote run: the checks that need an "
+                          "in-process host did not run").to_dict())  # fmt: skip
     return RunStart(**base, config_text=config, config_source=source, config_tried=tried,
                     earned_under=record, caps=capped, error=error)  # fmt: skip

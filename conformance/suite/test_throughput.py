@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,7 @@ from conformance.fixtures import Verdict
 from conformance.harness import ComponentUnderTest
 from conformance.inputs import Inputs
 from conformance.outcomes import outcome
+from conformance.remote import NOT_OBSERVABLE
 from conformance.settings import SuiteSettings
 
 check = pytest.mark.conformance_check
@@ -31,6 +33,16 @@ def _percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile: the value at rank ceil(q * n) of the sorted values."""
     ordered = sorted(values)
     return ordered[min(len(ordered), max(1, math.ceil(q * len(ordered)))) - 1]
+
+
+def _fuel_observed(verdict: Verdict, settings: SuiteSettings, fuel: list[Any]) -> None:
+    """In-process every call is metered: no fuel figure means the check could not observe.
+
+    Over the wire fuel is the host's business: the rates are judged, fuel is recorded as not
+    observable (and the result's ``remote`` block says so).
+    """
+    if not fuel and not settings.remote:
+        verdict.not_assessed("no call reported the fuel it used (the host ran unmetered)")
 
 
 @check("PERF-001")
@@ -62,7 +74,8 @@ def test_single_call_throughput(
             m = run.instance.measurements[-1]
             if got.kind == "ok":
                 durations.append(m.duration_s)
-                fuel.append(m.fuel_used or 0)
+                if m.fuel_used is not None:
+                    fuel.append(m.fuel_used)
             else:
                 answered_err += 1
             if n >= 20 * len(events) or (n >= 5 and time.perf_counter() - start > MAX_SECONDS):
@@ -70,15 +83,17 @@ def test_single_call_throughput(
     if not durations:
         conformance_check.not_assessed(f"no call was answered ok ({answered_err} errors)")
     rate = len(durations) / sum(durations)
-    fuel_max = max(fuel)
+    _fuel_observed(conformance_check, conformance_settings, fuel)
+    fuel_max = max(fuel, default=0)
     conformance_check.measure(
         events=len(durations), answered_err=answered_err, events_per_s=round(rate, 1),
-        fuel_per_event_median=statistics.median(fuel), fuel_per_event_max=fuel_max,
+        fuel_per_event_median=statistics.median(fuel) if fuel else NOT_OBSERVABLE,
+        fuel_per_event_max=fuel_max if fuel else NOT_OBSERVABLE,
     )  # fmt: skip
     findings = []
     if rate < th.single_events_per_s:
         findings.append(f"{rate:.1f} events/s < threshold {th.single_events_per_s}")
-    if fuel_max > th.fuel_per_event:
+    if fuel and fuel_max > th.fuel_per_event:
         findings.append(f"{fuel_max:,} fuel for one event > threshold {th.fuel_per_event:,}")
     conformance_check.expect_none(findings)
 
@@ -113,7 +128,8 @@ def test_batch_throughput_and_latency(
                 conformance_check.not_assessed(f"stopped while measuring: {got}")
             if got.kind == "ok":
                 latencies.append(m.duration_s)
-                fuel.append((m.fuel_used or 0) / len(batch))
+                if m.fuel_used is not None:
+                    fuel.append(m.fuel_used / len(batch))
             else:
                 answered_err += 1
             if len(latencies) >= 3 and len(batch) * len(latencies) / sum(latencies) < (
@@ -127,12 +143,14 @@ def test_batch_throughput_and_latency(
     conformance_check.measure(
         batch_size=len(batch), samples=len(latencies), answered_err=answered_err,
         events_per_s=round(rate, 1), p50_ms=round(p50, 3), p95_ms=round(p95, 3),
-        p99_ms=round(p99, 3), fuel_per_event_mean=round(statistics.mean(fuel)),
+        p99_ms=round(p99, 3),
+        fuel_per_event_mean=round(statistics.mean(fuel)) if fuel else NOT_OBSERVABLE,
     )  # fmt: skip
+    _fuel_observed(conformance_check, conformance_settings, fuel)
     findings = []
     if rate < th.batch_events_per_s:
         findings.append(f"{rate:.1f} events/s in batches < threshold {th.batch_events_per_s}")
-    if max(fuel) > th.fuel_per_event:
+    if fuel and max(fuel) > th.fuel_per_event:
         findings.append(
             f"{max(fuel):,.0f} fuel per event in batches > threshold {th.fuel_per_event:,}"
         )

@@ -31,7 +31,11 @@ def add_parser(sub: Any) -> None:
         "drains in-flight work, shuts the component down and exits 0.",
     )
     p.add_argument("--pipeline", help="pipeline YAML (the design document's); ${VAR} expanded")
-    p.add_argument("--processor", help="the processor id in --pipeline")
+    p.add_argument(
+        "--processor",
+        help="the processor id in --pipeline (needed when it has "
+        "several wasm-component processors; a processor block or policy file has one)",
+    )
     p.add_argument("--component", help="the .wasm (default: the pipeline's component_file)")
     p.add_argument("--config", help="processor config JSON file (overrides the pipeline's)")
     p.add_argument("--port", help="gRPC port (default: PORT, else 50051; 0 picks a free one)")
@@ -48,6 +52,13 @@ def add_parser(sub: Any) -> None:
                    "call per event")  # fmt: skip
     p.add_argument("--drain-timeout", type=float, default=30.0,
                    help="seconds SIGTERM waits for open streams (default 30)")  # fmt: skip
+    p.add_argument(
+        "--allow-refused-config",
+        action="store_true",
+        help="start even when initialize refuses the config: GetInfo and the "
+        "extension service answer, HealthCheck is UNHEALTHY, Process streams are "
+        "refused (for conformance runs, whose --launch tries many configs)",
+    )
     p.add_argument("--cache-dir", help="compile cache (default: ~/.cache/flowctl-conformance)")
     p.add_argument("--no-cache", action="store_true", help="compile without the cache")
     p.set_defaults(func=cmd_serve)
@@ -68,9 +79,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     env = os.environ
     if args.pipeline:
-        if not args.processor:
-            sys.stderr.write("flowctl-host serve: --pipeline needs --processor ID\n")
-            return EXIT_USAGE
         policy = load_policy(args.pipeline, args.processor, environ=env)
     else:
         policy = Policy.default_for(["logging", "metrics", "config"])
@@ -98,7 +106,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         policy=policy, component=Path(component), component_id=component_id, host=args.host,
         port=port, health_port=health_port, advertise=args.advertise,
         batch_timeout_s=policy.batch_timeout if args.batch_timeout is None else args.batch_timeout,
-        use_process_batch=args.process_batch,
+        use_process_batch=args.process_batch, allow_refused_config=args.allow_refused_config,
         drain_timeout_s=args.drain_timeout,
         cache_dir=None if args.no_cache else (
             Path(args.cache_dir) if args.cache_dir else default_cache_dir(env)

@@ -48,6 +48,7 @@ class ServeSettings:
     use_process_batch: bool = False
     drain_timeout_s: float = 30.0
     cache_dir: Path | None = None
+    allow_refused_config: bool = False
     control_plane: Any = None  # rpc.control_plane.ControlPlaneSettings
 
 
@@ -85,6 +86,7 @@ class Service:
             factory, batch_size=settings.policy.batch_size,
             batch_timeout_s=settings.batch_timeout_s,
             use_process_batch=settings.use_process_batch, on_batch=self._on_batch,
+            allow_refused_config=settings.allow_refused_config,
         )  # fmt: skip
         Gauge("flowctl_host_streams_active", "Process streams open",
               registry=registry).set_function(lambda: self.state.streams_active)  # fmt: skip

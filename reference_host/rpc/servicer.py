@@ -24,6 +24,7 @@ import grpc
 
 from reference_host import types as t
 from reference_host.errors import FlowctlHostError, GuestError, ProcessorErrorResult
+from reference_host.host import GrantedCapabilities
 from reference_host.processor import ProcessorInstance
 from reference_host.rpc import codec
 from reference_host.rpc.gen.flowctl.v1 import common_pb2 as pb
@@ -53,6 +54,7 @@ class HostState:
         use_process_batch: bool = False,
         endpoint: str = "",
         on_batch: Callable[[BatchDone], None] | None = None,
+        allow_refused_config: bool = False,
     ) -> None:
         self.factory = factory
         self.batch_size = batch_size
@@ -63,7 +65,15 @@ class HostState:
         self.draining = threading.Event()
         self.started = time.monotonic()
         self.lock = threading.Lock()
-        self.service, _granted = factory.new()  # refuses to start on a refused config
+        #: why initialize refused the policy's config (only with ``allow_refused_config``)
+        self.refused: str | None = None
+        try:
+            self.service, _granted = factory.new()  # refuses to start on a refused config
+        except ProcessorErrorResult as exc:
+            if not allow_refused_config:
+                raise
+            self.refused = f"initialize refused the configured config: {exc.error}"
+            self.service, _granted = factory.new(initialize=False)
         self.info: t.ProcessorInfo = self.service.get_info()
         self.streams_active = 0
         self.totals = StreamStats()
@@ -78,6 +88,8 @@ class HostState:
         """(HealthStatus, message, details) of the component, STOPPING while draining."""
         if self.draining.is_set():
             return pb.HEALTH_STATUS_STOPPING, "draining", {}
+        if self.refused is not None:
+            return pb.HEALTH_STATUS_UNHEALTHY, self.refused, {}
         with self.lock:
             try:
                 status = self.service.health_check()
@@ -236,37 +248,45 @@ class ExtensionServicer(extension_pb2_grpc.ProcessorExtensionServiceServicer):
         self.state = state
         self._lock = threading.Lock()
         self._instance: ProcessorInstance | None = None
+        self._granted: GrantedCapabilities | None = None
 
     def _get(self) -> ProcessorInstance:
         if self._instance is None:
-            self._instance, _ = self.state.factory.new(initialize=False)
+            self._instance, self._granted = self.state.factory.new(initialize=False)
         return self._instance
 
-    def _call(self, call: Callable[[ProcessorInstance], Any]) -> tuple[Any, Any, Any]:
-        """(value, ProcessorError, Failure): exactly one is not None (value may be None)."""
+    def _refusals(self) -> int:
+        caps = self._granted.others if self._granted is not None else []
+        denied = sum(len(getattr(c, "denials", ())) for c in caps)
+        return denied + sum(getattr(c, "refused_questions", 0) for c in caps)
+
+    def _call(self, call: Callable[[ProcessorInstance], Any]) -> tuple[Any, Any, Any, int]:
+        """(value, ProcessorError, Failure, refusals): one of the first three is set."""
         with self._lock:
+            instance = self._get()
+            before = self._refusals()
             try:
-                return call(self._get()), None, None
+                return call(instance), None, None, self._refusals() - before
             except ProcessorErrorResult as exc:
-                return None, _error(exc), None
+                return None, _error(exc), None, self._refusals() - before
             except FlowctlHostError as exc:
-                return None, None, _failure(exc)
+                return None, None, _failure(exc), self._refusals() - before
 
     def _result(self, call: Callable[[ProcessorInstance], Any]) -> ext.CallResult:
-        _value, error, failure = self._call(call)
+        _value, error, failure, refusals = self._call(call)
         if error is not None:
-            return ext.CallResult(error=error)
+            return ext.CallResult(error=error, refusals=refusals)
         if failure is not None:
-            return ext.CallResult(failure=failure)
-        return ext.CallResult(ok=True)
+            return ext.CallResult(failure=failure, refusals=refusals)
+        return ext.CallResult(ok=True, refusals=refusals)
 
     def _events(self, call: Callable[[ProcessorInstance], Any]) -> ext.EventsResult:
-        value, error, failure = self._call(call)
+        value, error, failure, refusals = self._call(call)
         if error is not None:
-            return ext.EventsResult(error=error)
+            return ext.EventsResult(error=error, refusals=refusals)
         if failure is not None:
-            return ext.EventsResult(failure=failure)
-        return ext.EventsResult(events=[codec.encode(e) for e in value])
+            return ext.EventsResult(failure=failure, refusals=refusals)
+        return ext.EventsResult(events=[codec.encode(e) for e in value], refusals=refusals)
 
     def GetProcessorInfo(self, request: Any, context: grpc.ServicerContext) -> ext.ProcessorInfo:
         """WIT get-info."""
@@ -292,7 +312,7 @@ class ExtensionServicer(extension_pb2_grpc.ProcessorExtensionServiceServicer):
 
     def HealthCheck(self, request: Any, context: Any) -> ext.HealthResult:
         """WIT health-check."""
-        value, error, failure = self._call(lambda i: i.health_check())
+        value, error, failure, _refusals = self._call(lambda i: i.health_check())
         if error is not None:
             return ext.HealthResult(error=error)
         if failure is not None:
@@ -335,9 +355,14 @@ class ExtensionServicer(extension_pb2_grpc.ProcessorExtensionServiceServicer):
             report_json=json.dumps(report.to_dict(), default=str),
         )  # fmt: skip
 
+    def Reset(self, request: Any, context: Any) -> ext.CallResult:
+        """Discard the extension instance; the next call opens a fresh, uninitialized one."""
+        self.close()
+        return ext.CallResult(ok=True)
+
     def close(self) -> None:
         """Shut the extension instance down."""
         with self._lock:
             if self._instance is not None:
                 _shutdown(self._instance)
-                self._instance = None
+                self._instance = self._granted = None

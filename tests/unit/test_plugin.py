@@ -25,7 +25,9 @@ def test_every_option_is_documented_with_an_ini_twin(pytester: pytest.Pytester) 
         assert f"{opt.flag}={opt.metavar}" in text
         assert f"{opt.ini} (" in text or f"{opt.ini}:" in text or f"  {opt.ini} " in text, opt.ini
     assert len({o.ini for o in OPTIONS}) == len(OPTIONS)
-    assert all(o.flag == "--component" or o.flag.startswith(("--conformance-", "--component-"))
+    remote = {"--launch", "--launch-timeout", "--processor-endpoint"}  # the remote mode's names
+    assert all(o.flag in ("--component", *remote)
+               or o.flag.startswith(("--conformance-", "--component-"))
                for o in OPTIONS)  # fmt: skip
 
 

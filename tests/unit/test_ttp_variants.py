@@ -33,6 +33,7 @@ EXPECTED = {
     "logs-secret": ("SEC-001",),
     "history-leak": ("LIM-006",),
     "lenient-initialize": ("LIFE-004",),
+    "known-networks-only": ("LIFE-004",),
     "batch-index-bug": ("OUT-003", "ERR-001"),
     "rare-memo-trap": ("ERR-001",),
     "oom-trap": ("LIM-003",),

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from reference_host.rpc.gen.flowctl.v1 import common_pb2 as reference__host_dot_rpc_dot_gen_dot_flowctl_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n6reference_host/rpc/gen/flowctl_host/v1/extension.proto\x12\x0f\x66lowctl_host.v1\x1a.reference_host/rpc/gen/flowctl/v1/common.proto\"/\n\x0eProcessorError\x12\x0c\n\x04\x63\x61se\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"(\n\x07\x46\x61ilure\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x84\x01\n\nCallResult\x12\x0c\n\x02ok\x18\x01 \x01(\x08H\x00\x12\x30\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x1f.flowctl_host.v1.ProcessorErrorH\x00\x12+\n\x07\x66\x61ilure\x18\x03 \x01(\x0b\x32\x18.flowctl_host.v1.FailureH\x00\x42\t\n\x07outcome\"\x8c\x01\n\x0c\x45ventsResult\x12!\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x11.flowctl.v1.Event\x12.\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x1f.flowctl_host.v1.ProcessorError\x12)\n\x07\x66\x61ilure\x18\x03 \x01(\x0b\x32\x18.flowctl_host.v1.Failure\"\x19\n\x17GetProcessorInfoRequest\"\xe9\x01\n\rProcessorInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x1d\n\x15supported_event_types\x18\x05 \x03(\t\x12\x1a\n\x12output_event_types\x18\x06 \x03(\t\x12\x1d\n\x15\x63\x61pabilities_required\x18\x07 \x03(\t\x12!\n\x14\x63onfiguration_schema\x18\x08 \x01(\tH\x00\x88\x01\x01\x42\x17\n\x15_configuration_schema\"\x1f\n\rConfigRequest\x12\x0e\n\x06\x63onfig\x18\x01 \x01(\t\"\x0f\n\rHealthRequest\"\x9b\x02\n\x0cHealthResult\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x14\n\x07message\x18\x02 \x01(\tH\x00\x88\x01\x01\x12;\n\x07\x64\x65tails\x18\x03 \x03(\x0b\x32*.flowctl_host.v1.HealthResult.DetailsEntry\x12\x11\n\ttimestamp\x18\x04 \x01(\x04\x12.\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x1f.flowctl_host.v1.ProcessorError\x12)\n\x07\x66\x61ilure\x18\x06 \x01(\x0b\x32\x18.flowctl_host.v1.Failure\x1a.\n\x0c\x44\x65tailsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\n\n\x08_message\"8\n\x13ProcessBatchRequest\x12!\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x11.flowctl.v1.Event\"\x11\n\x0fShutdownRequest\"\x10\n\x0eInspectRequest\"\x81\x01\n\x0fInspectResponse\x12\x18\n\x10\x63omponent_sha256\x18\x01 \x01(\t\x12\x0f\n\x07imports\x18\x02 \x03(\t\x12\x0f\n\x07\x65xports\x18\x03 \x03(\t\x12\x0e\n\x06worlds\x18\x04 \x03(\t\x12\r\n\x05\x64rift\x18\x05 \x03(\t\x12\x13\n\x0breport_json\x18\x06 \x01(\t2\x91\x05\n\x19ProcessorExtensionService\x12\\\n\x10GetProcessorInfo\x12(.flowctl_host.v1.GetProcessorInfoRequest\x1a\x1e.flowctl_host.v1.ProcessorInfo\x12M\n\x0eValidateConfig\x12\x1e.flowctl_host.v1.ConfigRequest\x1a\x1b.flowctl_host.v1.CallResult\x12I\n\nInitialize\x12\x1e.flowctl_host.v1.ConfigRequest\x1a\x1b.flowctl_host.v1.CallResult\x12L\n\x0bHealthCheck\x12\x1e.flowctl_host.v1.HealthRequest\x1a\x1d.flowctl_host.v1.HealthResult\x12@\n\x0cProcessEvent\x12\x11.flowctl.v1.Event\x1a\x1d.flowctl_host.v1.EventsResult\x12S\n\x0cProcessBatch\x12$.flowctl_host.v1.ProcessBatchRequest\x1a\x1d.flowctl_host.v1.EventsResult\x12I\n\x08Shutdown\x12 .flowctl_host.v1.ShutdownRequest\x1a\x1b.flowctl_host.v1.CallResult\x12L\n\x07Inspect\x12\x1f.flowctl_host.v1.InspectRequest\x1a .flowctl_host.v1.InspectResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n6reference_host/rpc/gen/flowctl_host/v1/extension.proto\x12\x0f\x66lowctl_host.v1\x1a.reference_host/rpc/gen/flowctl/v1/common.proto\"/\n\x0eProcessorError\x12\x0c\n\x04\x63\x61se\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"(\n\x07\x46\x61ilure\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x96\x01\n\nCallResult\x12\x0c\n\x02ok\x18\x01 \x01(\x08H\x00\x12\x30\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x1f.flowctl_host.v1.ProcessorErrorH\x00\x12+\n\x07\x66\x61ilure\x18\x03 \x01(\x0b\x32\x18.flowctl_host.v1.FailureH\x00\x12\x10\n\x08refusals\x18\x04 \x01(\rB\t\n\x07outcome\"\x9e\x01\n\x0c\x45ventsResult\x12!\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x11.flowctl.v1.Event\x12.\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x1f.flowctl_host.v1.ProcessorError\x12)\n\x07\x66\x61ilure\x18\x03 \x01(\x0b\x32\x18.flowctl_host.v1.Failure\x12\x10\n\x08refusals\x18\x04 \x01(\r\"\x19\n\x17GetProcessorInfoRequest\"\xe9\x01\n\rProcessorInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x1d\n\x15supported_event_types\x18\x05 \x03(\t\x12\x1a\n\x12output_event_types\x18\x06 \x03(\t\x12\x1d\n\x15\x63\x61pabilities_required\x18\x07 \x03(\t\x12!\n\x14\x63onfiguration_schema\x18\x08 \x01(\tH\x00\x88\x01\x01\x42\x17\n\x15_configuration_schema\"\x1f\n\rConfigRequest\x12\x0e\n\x06\x63onfig\x18\x01 \x01(\t\"\x0f\n\rHealthRequest\"\x9b\x02\n\x0cHealthResult\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x14\n\x07message\x18\x02 \x01(\tH\x00\x88\x01\x01\x12;\n\x07\x64\x65tails\x18\x03 \x03(\x0b\x32*.flowctl_host.v1.HealthResult.DetailsEntry\x12\x11\n\ttimestamp\x18\x04 \x01(\x04\x12.\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x1f.flowctl_host.v1.ProcessorError\x12)\n\x07\x66\x61ilure\x18\x06 \x01(\x0b\x32\x18.flowctl_host.v1.Failure\x1a.\n\x0c\x44\x65tailsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\n\n\x08_message\"8\n\x13ProcessBatchRequest\x12!\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x11.flowctl.v1.Event\"\x11\n\x0fShutdownRequest\"\x10\n\x0eInspectRequest\"\x0e\n\x0cResetRequest\"\x81\x01\n\x0fInspectResponse\x12\x18\n\x10\x63omponent_sha256\x18\x01 \x01(\t\x12\x0f\n\x07imports\x18\x02 \x03(\t\x12\x0f\n\x07\x65xports\x18\x03 \x03(\t\x12\x0e\n\x06worlds\x18\x04 \x03(\t\x12\r\n\x05\x64rift\x18\x05 \x03(\t\x12\x13\n\x0breport_json\x18\x06 \x01(\t2\xd6\x05\n\x19ProcessorExtensionService\x12\\\n\x10GetProcessorInfo\x12(.flowctl_host.v1.GetProcessorInfoRequest\x1a\x1e.flowctl_host.v1.ProcessorInfo\x12M\n\x0eValidateConfig\x12\x1e.flowctl_host.v1.ConfigRequest\x1a\x1b.flowctl_host.v1.CallResult\x12I\n\nInitialize\x12\x1e.flowctl_host.v1.ConfigRequest\x1a\x1b.flowctl_host.v1.CallResult\x12L\n\x0bHealthCheck\x12\x1e.flowctl_host.v1.HealthRequest\x1a\x1d.flowctl_host.v1.HealthResult\x12@\n\x0cProcessEvent\x12\x11.flowctl.v1.Event\x1a\x1d.flowctl_host.v1.EventsResult\x12S\n\x0cProcessBatch\x12$.flowctl_host.v1.ProcessBatchRequest\x1a\x1d.flowctl_host.v1.EventsResult\x12I\n\x08Shutdown\x12 .flowctl_host.v1.ShutdownRequest\x1a\x1b.flowctl_host.v1.CallResult\x12L\n\x07Inspect\x12\x1f.flowctl_host.v1.InspectRequest\x1a .flowctl_host.v1.InspectResponse\x12\x43\n\x05Reset\x12\x1d.flowctl_host.v1.ResetRequest\x1a\x1b.flowctl_host.v1.CallResultb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,29 +39,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FAILURE']._serialized_start=172
   _globals['_FAILURE']._serialized_end=212
   _globals['_CALLRESULT']._serialized_start=215
-  _globals['_CALLRESULT']._serialized_end=347
-  _globals['_EVENTSRESULT']._serialized_start=350
-  _globals['_EVENTSRESULT']._serialized_end=490
-  _globals['_GETPROCESSORINFOREQUEST']._serialized_start=492
-  _globals['_GETPROCESSORINFOREQUEST']._serialized_end=517
-  _globals['_PROCESSORINFO']._serialized_start=520
-  _globals['_PROCESSORINFO']._serialized_end=753
-  _globals['_CONFIGREQUEST']._serialized_start=755
-  _globals['_CONFIGREQUEST']._serialized_end=786
-  _globals['_HEALTHREQUEST']._serialized_start=788
-  _globals['_HEALTHREQUEST']._serialized_end=803
-  _globals['_HEALTHRESULT']._serialized_start=806
-  _globals['_HEALTHRESULT']._serialized_end=1089
-  _globals['_HEALTHRESULT_DETAILSENTRY']._serialized_start=1031
-  _globals['_HEALTHRESULT_DETAILSENTRY']._serialized_end=1077
-  _globals['_PROCESSBATCHREQUEST']._serialized_start=1091
-  _globals['_PROCESSBATCHREQUEST']._serialized_end=1147
-  _globals['_SHUTDOWNREQUEST']._serialized_start=1149
-  _globals['_SHUTDOWNREQUEST']._serialized_end=1166
-  _globals['_INSPECTREQUEST']._serialized_start=1168
-  _globals['_INSPECTREQUEST']._serialized_end=1184
-  _globals['_INSPECTRESPONSE']._serialized_start=1187
-  _globals['_INSPECTRESPONSE']._serialized_end=1316
-  _globals['_PROCESSOREXTENSIONSERVICE']._serialized_start=1319
-  _globals['_PROCESSOREXTENSIONSERVICE']._serialized_end=1976
+  _globals['_CALLRESULT']._serialized_end=365
+  _globals['_EVENTSRESULT']._serialized_start=368
+  _globals['_EVENTSRESULT']._serialized_end=526
+  _globals['_GETPROCESSORINFOREQUEST']._serialized_start=528
+  _globals['_GETPROCESSORINFOREQUEST']._serialized_end=553
+  _globals['_PROCESSORINFO']._serialized_start=556
+  _globals['_PROCESSORINFO']._serialized_end=789
+  _globals['_CONFIGREQUEST']._serialized_start=791
+  _globals['_CONFIGREQUEST']._serialized_end=822
+  _globals['_HEALTHREQUEST']._serialized_start=824
+  _globals['_HEALTHREQUEST']._serialized_end=839
+  _globals['_HEALTHRESULT']._serialized_start=842
+  _globals['_HEALTHRESULT']._serialized_end=1125
+  _globals['_HEALTHRESULT_DETAILSENTRY']._serialized_start=1067
+  _globals['_HEALTHRESULT_DETAILSENTRY']._serialized_end=1113
+  _globals['_PROCESSBATCHREQUEST']._serialized_start=1127
+  _globals['_PROCESSBATCHREQUEST']._serialized_end=1183
+  _globals['_SHUTDOWNREQUEST']._serialized_start=1185
+  _globals['_SHUTDOWNREQUEST']._serialized_end=1202
+  _globals['_INSPECTREQUEST']._serialized_start=1204
+  _globals['_INSPECTREQUEST']._serialized_end=1220
+  _globals['_RESETREQUEST']._serialized_start=1222
+  _globals['_RESETREQUEST']._serialized_end=1236
+  _globals['_INSPECTRESPONSE']._serialized_start=1239
+  _globals['_INSPECTRESPONSE']._serialized_end=1368
+  _globals['_PROCESSOREXTENSIONSERVICE']._serialized_start=1371
+  _globals['_PROCESSOREXTENSIONSERVICE']._serialized_end=2097
 # @@protoc_insertion_point(module_scope)

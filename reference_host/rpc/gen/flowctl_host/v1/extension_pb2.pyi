@@ -24,24 +24,28 @@ class Failure(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class CallResult(_message.Message):
-    __slots__ = ("ok", "error", "failure")
+    __slots__ = ("ok", "error", "failure", "refusals")
     OK_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     FAILURE_FIELD_NUMBER: _ClassVar[int]
+    REFUSALS_FIELD_NUMBER: _ClassVar[int]
     ok: bool
     error: ProcessorError
     failure: Failure
-    def __init__(self, ok: _Optional[bool] = ..., error: _Optional[_Union[ProcessorError, _Mapping]] = ..., failure: _Optional[_Union[Failure, _Mapping]] = ...) -> None: ...
+    refusals: int
+    def __init__(self, ok: _Optional[bool] = ..., error: _Optional[_Union[ProcessorError, _Mapping]] = ..., failure: _Optional[_Union[Failure, _Mapping]] = ..., refusals: _Optional[int] = ...) -> None: ...
 
 class EventsResult(_message.Message):
-    __slots__ = ("events", "error", "failure")
+    __slots__ = ("events", "error", "failure", "refusals")
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     FAILURE_FIELD_NUMBER: _ClassVar[int]
+    REFUSALS_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[_common_pb2.Event]
     error: ProcessorError
     failure: Failure
-    def __init__(self, events: _Optional[_Iterable[_Union[_common_pb2.Event, _Mapping]]] = ..., error: _Optional[_Union[ProcessorError, _Mapping]] = ..., failure: _Optional[_Union[Failure, _Mapping]] = ...) -> None: ...
+    refusals: int
+    def __init__(self, events: _Optional[_Iterable[_Union[_common_pb2.Event, _Mapping]]] = ..., error: _Optional[_Union[ProcessorError, _Mapping]] = ..., failure: _Optional[_Union[Failure, _Mapping]] = ..., refusals: _Optional[int] = ...) -> None: ...
 
 class GetProcessorInfoRequest(_message.Message):
     __slots__ = ()
@@ -111,6 +115,10 @@ class ShutdownRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class InspectRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ResetRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 

@@ -75,6 +75,11 @@ class ProcessorExtensionServiceStub:
                 request_serializer=reference__host_dot_rpc_dot_gen_dot_flowctl__host_dot_v1_dot_extension__pb2.InspectRequest.SerializeToString,
                 response_deserializer=reference__host_dot_rpc_dot_gen_dot_flowctl__host_dot_v1_dot_extension__pb2.InspectResponse.FromString,
                 _registered_method=True)
+        self.Reset = channel.unary_unary(
+                '/flowctl_host.v1.ProcessorExtensionService/Reset',
+                request_serializer=reference__host_dot_rpc_dot_gen_dot_flowctl__host_dot_v1_dot_extension__pb2.ResetRequest.SerializeToString,
+                response_deserializer=reference__host_dot_rpc_dot_gen_dot_flowctl__host_dot_v1_dot_extension__pb2.CallResult.FromString,
+                _registered_method=True)
 
 
 class ProcessorExtensionServiceServicer:
@@ -128,6 +133,14 @@ class ProcessorExtensionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Reset(self, request, context):
+        """Discard the extension instance (shut down if it was initialized); the next call meets a
+        fresh, uninitialized one.  How a client asks for a fresh instance without a new process.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProcessorExtensionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -170,6 +183,11 @@ def add_ProcessorExtensionServiceServicer_to_server(servicer, server):
                     servicer.Inspect,
                     request_deserializer=reference__host_dot_rpc_dot_gen_dot_flowctl__host_dot_v1_dot_extension__pb2.InspectRequest.FromString,
                     response_serializer=reference__host_dot_rpc_dot_gen_dot_flowctl__host_dot_v1_dot_extension__pb2.InspectResponse.SerializeToString,
+            ),
+            'Reset': grpc.unary_unary_rpc_method_handler(
+                    servicer.Reset,
+                    request_deserializer=reference__host_dot_rpc_dot_gen_dot_flowctl__host_dot_v1_dot_extension__pb2.ResetRequest.FromString,
+                    response_serializer=reference__host_dot_rpc_dot_gen_dot_flowctl__host_dot_v1_dot_extension__pb2.CallResult.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -388,6 +406,33 @@ class ProcessorExtensionService:
             '/flowctl_host.v1.ProcessorExtensionService/Inspect',
             reference__host_dot_rpc_dot_gen_dot_flowctl__host_dot_v1_dot_extension__pb2.InspectRequest.SerializeToString,
             reference__host_dot_rpc_dot_gen_dot_flowctl__host_dot_v1_dot_extension__pb2.InspectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Reset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowctl_host.v1.ProcessorExtensionService/Reset',
+            reference__host_dot_rpc_dot_gen_dot_flowctl__host_dot_v1_dot_extension__pb2.ResetRequest.SerializeToString,
+            reference__host_dot_rpc_dot_gen_dot_flowctl__host_dot_v1_dot_extension__pb2.CallResult.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,620 @@
+"""The suite over the wire: a host under test instead of the in-process reference host.
+
+Two ways to reach it (``--launch`` or ``--processor-endpoint``, see :class:`RemoteTarget`):
+
+- **launch**: the suite starts the host under test itself from a command template --
+  ``{component}`` (the run's hashed private copy),
+  ``{policy}`` (a JSON policy file the suite writes: grants, limits, the processor config and
+  the run's isolated PostgreSQL schema / Redis namespace), ``{config}`` (the processor config
+  alone, as a JSON file), ``{port}`` (a free port on 127.0.0.1) -- waits until it answers
+  ``flowctl.v1.ProcessorService/GetInfo``, and stops it by PID (SIGTERM, then SIGKILL) at the
+  end of the run.  Each fresh instance a check needs is the extension's ``Reset`` on a live
+  host launched for the same policy; a different policy (LIM-002's tight memory, LIM-003's
+  search, a fresh database schema) or a host that went down gets a new process.
+- **endpoint**: a server that already hosts the component; a fresh instance is the
+  ``flowctl_host.v1`` extension's ``Reset``.  The server's policy is its own, so checks that
+  set limits of their own are not applicable there.
+
+Calls go through the extension service (``flowctl_host.v1.ProcessorExtensionService``) and come
+back as the host's typed answers: ``ok``, the WIT ``processor-error``, or a ``Failure`` whose
+kind names the host's error class (a trap, a limit stop).  Silence is never a pass: a call the
+host does not answer within its deadline is a trap (:class:`HostUnresponsive`: the host
+enforced no time limit), a host that goes away is a trap (:class:`HostDown`, with its exit
+code), an unknown failure kind is a trap.  What cannot be decided over the wire is listed in
+:data:`LOCAL_ONLY` (and :data:`LAUNCH_ONLY` for the endpoint mode) with the reason; those checks
+are *not applicable remotely*, the result says which, and a remote run certifies at most the
+``standard`` tier.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from conformance.harness import ComponentUnderTest, ExternalState, Running
+from conformance.observe import ObservedInstance
+from conformance.outcomes import NotAssessable
+from conformance.services import Services
+from conformance.settings import SuiteSettings
+from reference_host import errors
+from reference_host import types as t
+from reference_host.host import GrantedCapabilities
+from reference_host.limits import CallMeasurement, ResourceLimits
+from reference_host.policy import Policy
+from reference_host.rpc import codec
+from reference_host.rpc.gen.flowctl.v1 import processor_pb2_grpc
+from reference_host.rpc.gen.flowctl_host.v1 import extension_pb2 as ext
+from reference_host.rpc.gen.flowctl_host.v1 import extension_pb2_grpc
+
+#: Checks decided by what only an in-process host can see, with the reason.
+LOCAL_ONLY: dict[str, str] = {
+    "WIT-001": "decided by inspecting the component's bytes, not by anything a host answers",
+    "WIT-002": "decided by inspecting the component's bytes, not by anything a host answers",
+    "SBX-001": "decided by inspecting the component's imports, not over the wire",
+    "SBX-002": "decided by inspecting the component's imports, not over the wire",
+    "SBX-003": "needs deny-all grants linked into the instance by the suite itself",
+    "SBX-004": "sends the probe corpus through the suite's own capability objects",
+    "SBX-005": "counts the capability calls inside the host",
+    "LIFE-006": "calls exports outside the lifecycle, which a remote host's own gate answers",
+    "LIFE-007": "calls exports outside the lifecycle, which a remote host's own gate answers",
+    "LIM-005": "runs the suite's probe guests in-process (host-certify examines a host's limits "
+    "with the zoo)",
+    "SEC-001": "reads the log records and metrics the host captured in-process",
+}
+#: Checks that need limits of their own: over ``--launch`` only.
+LAUNCH_ONLY: dict[str, str] = {
+    "LIM-002": "needs instances at limits of its own, which only --launch can give",
+    "LIM-003": "needs instances at limits of its own, which only --launch can give",
+    "LIM-006": "needs instances at limits of its own, which only --launch can give",
+}
+#: Measurements a remote run cannot take (recorded by the checks that would).
+NOT_OBSERVABLE = "not observable over the wire"
+
+
+@dataclass(frozen=True)
+class RemoteTarget:
+    """Where the host under test is: a command template to launch, or a running endpoint."""
+
+    launch: str | None = None
+    endpoint: str | None = None
+    ready_timeout_s: float = 60.0
+
+    def not_applicable(self, check_id: str) -> str | None:
+        """Why ``check_id`` cannot run against this target (``None``: it runs)."""
+        if check_id in LOCAL_ONLY:
+            return LOCAL_ONLY[check_id]
+        if self.launch is None and check_id in LAUNCH_ONLY:
+            return LAUNCH_ONLY[check_id]
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """For the result file."""
+        return {"launch": self.launch, "endpoint": self.endpoint}
+
+
+class HostDown(errors.GuestTrap):
+    """The host under test went away during a call (crashed, killed, closed the connection)."""
+
+
+class HostUnresponsive(errors.GuestTrap):
+    """The host under test gave no answer within the call's deadline (no time limit held)."""
+
+
+_FAILURES: dict[str, type[errors.GuestError]] = {
+    cls.__name__: cls
+    for cls in (
+        errors.GuestTrap, errors.OutOfFuelError, errors.CallTimeoutError,
+        errors.MemoryLimitError, errors.StackExhaustedError, errors.OutputLimitError,
+    )
+}  # fmt: skip
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def policy_document(policy: Policy) -> dict[str, Any]:
+    """``policy`` as the JSON a host reads back with ``load_policy`` (secrets in the clear)."""
+    from reference_host.policy import _unwrap_secrets
+
+    data: dict[str, Any] = json.loads(json.dumps(_unwrap_secrets(policy.model_dump()), default=str))
+    return data
+
+
+# --------------------------------------------------------------------------- the host process
+
+
+@dataclass
+class LaunchedHost:
+    """One host process started from the launch template; stopped by PID."""
+
+    template: str
+    component: Path
+    policy: Policy
+    ready_timeout_s: float
+    workdir: Path = field(init=False)
+    port: int = field(init=False)
+    process: subprocess.Popen[bytes] = field(init=False)
+    command: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="flowctl-launch-"))
+        os.chmod(self.workdir, 0o700)
+        policy_file = self.workdir / "policy.json"
+        policy_file.write_text(json.dumps(policy_document(self.policy)), encoding="utf-8")
+        config_file = self.workdir / "config.json"
+        config_file.write_text(self.policy.processor_config, encoding="utf-8")
+        self.port = free_port()
+        values = {
+            "component": str(self.component), "policy": str(policy_file),
+            "config": str(config_file), "port": str(self.port),
+        }  # fmt: skip
+        try:
+            self.command = [part.format(**values) for part in shlex.split(self.template)]
+        except (KeyError, IndexError, ValueError) as exc:
+            raise NotAssessable(
+                f"--launch {self.template!r}: {exc}; use only {{component}}, {{policy}}, "
+                "{config} and {port}"
+            ) from None
+        self._stderr = open(self.workdir / "stderr.log", "wb")  # noqa: SIM115 - closed in stop
+        try:
+            self.process = subprocess.Popen(
+                self.command, stdin=subprocess.DEVNULL, stdout=self._stderr,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        except OSError as exc:
+            self._stderr.close()
+            raise NotAssessable(f"--launch: cannot start {self.command[0]!r}: {exc}") from None
+        self.stopped_by_us = False
+
+    @property
+    def address(self) -> str:
+        """host:port of the launched server."""
+        return f"127.0.0.1:{self.port}"
+
+    def output_tail(self, lines: int = 12) -> str:
+        """The last lines the host wrote (stdout and stderr)."""
+        try:
+            self._stderr.flush()
+            text = (self.workdir / "stderr.log").read_text(encoding="utf-8", errors="replace")
+        except (OSError, ValueError):  # stopped: the output went with its directory
+            return "(the host's output is gone: it was stopped)"
+        return "\n".join(text.strip().splitlines()[-lines:])
+
+    def exited(self) -> int | None:
+        """The exit code if the process has ended."""
+        return self.process.poll()
+
+    def wait_ready(self) -> None:
+        """Until GetInfo answers; :class:`NotAssessable` naming the exit code and output."""
+        deadline = time.monotonic() + self.ready_timeout_s
+        with grpc.insecure_channel(self.address) as channel:
+            stub = processor_pb2_grpc.ProcessorServiceStub(channel)  # type: ignore[no-untyped-call]
+            while True:
+                code = self.exited()
+                if code is not None:
+                    raise NotAssessable(
+                        f"the host under test exited with code {code} before it answered "
+                        f"GetInfo ({' '.join(self.command)}); its output:\n{self.output_tail()}"
+                    )
+                try:
+                    stub.GetInfo(_empty(), timeout=1.0)
+                    return
+                except grpc.RpcError:
+                    pass
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise NotAssessable(
+                        f"the host under test did not answer GetInfo on {self.address} within "
+                        f"{self.ready_timeout_s:.0f} s ({' '.join(self.command)}); its output:\n"
+                        f"{self.output_tail()}"
+                    )
+                time.sleep(0.05)
+
+    def stop(self) -> int | None:
+        """SIGTERM the process group, SIGKILL after 10 s; the exit code (None if it was lost)."""
+        if self.process.poll() is None:
+            self.stopped_by_us = True
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self._stderr.close()
+        import shutil
+
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        return self.process.returncode
+
+
+def _empty() -> Any:
+    from google.protobuf import empty_pb2
+
+    return empty_pb2.Empty()
+
+
+# --------------------------------------------------------------------------- one instance
+
+
+@dataclass
+class _Context:
+    """What an in-process instance's context offers and a remote one cannot observe."""
+
+    calls: dict[str, int] = field(default_factory=dict)
+
+
+class RemoteInstance:
+    """A processor instance on the host under test, with the in-process instance's methods.
+
+    Raises the reference host's typed errors (see the module docstring); ``measurements`` has
+    the wall time of each call as the client saw it and no fuel.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        limits: ResourceLimits,
+        *,
+        launched: LaunchedHost | None = None,
+        batch_size: int = 100,
+    ) -> None:
+        self.address = address
+        self.limits = limits
+        self.launched = launched
+        self.batch_size = max(1, batch_size)
+        self.channel = grpc.insecure_channel(
+            address,
+            options=[("grpc.max_send_message_length", 64 << 20),
+                     ("grpc.max_receive_message_length", 64 << 20)],
+        )  # fmt: skip
+        self.stub = extension_pb2_grpc.ProcessorExtensionServiceStub(self.channel)  # type: ignore[no-untyped-call]
+        self.measurements: list[CallMeasurement] = []
+        self.context = _Context()
+        self.recycles = 0
+        self.refusals = 0
+
+    def close(self) -> None:
+        """Close the channel."""
+        self.channel.close()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _deadline(self, events: int) -> float:
+        per_call = self.limits.execution_timeout_s or 30.0
+        chunks = 1 + (events - 1) // self.batch_size if events else 1
+        return 10.0 + 2 * per_call * chunks
+
+    def _rpc(self, function: str, method: str, request: Any, events: int = 0) -> Any:
+        deadline = self._deadline(events)
+        try:
+            return getattr(self.stub, method)(request, timeout=deadline)
+        except grpc.RpcError as exc:
+            code = exc.code() if hasattr(exc, "code") else None
+            detail = exc.details() if hasattr(exc, "details") else str(exc)
+            if code is grpc.StatusCode.DEADLINE_EXCEEDED:
+                if self.launched is not None:  # stuck: the next instance gets a new process
+                    self.launched.stop()
+                raise HostUnresponsive(
+                    f"{function}: the host under test gave no answer within {deadline:.0f} s "
+                    f"(its policy's execution_timeout is {self.limits.execution_timeout_s} s): "
+                    "it did not stop the call",
+                    function=function,
+                ) from None
+            if code is grpc.StatusCode.UNIMPLEMENTED:
+                raise NotAssessable(
+                    f"the host under test does not serve flowctl_host.v1 {method} ({detail}); "
+                    "the lifecycle checks need the extension service"
+                ) from None
+            if code is grpc.StatusCode.INVALID_ARGUMENT:
+                raise NotAssessable(
+                    f"the host under test refused the {function} request: {detail}"
+                ) from None
+            gone = self._gone()
+            raise HostDown(
+                f"{function}: the host under test went away ({code.name if code else exc}: "
+                f"{detail}){gone}",
+                function=function,
+            ) from None
+
+    def _gone(self) -> str:
+        if self.launched is None:
+            return ""
+        for _ in range(20):
+            code = self.launched.exited()
+            if code is not None:
+                return f"; the host process exited with code {code}: {self.launched.output_tail(4)}"
+            time.sleep(0.05)
+        return "; the host process is still running"
+
+    def _measure(self, function: str, started: float, events_in: int, outcome: str) -> None:
+        self.measurements.append(
+            CallMeasurement(function, time.perf_counter() - started, None, events_in, 0, outcome)
+        )
+
+    def _answer(self, function: str, result: Any, started: float, events_in: int) -> Any:
+        """The value of an answered call; raises its typed error otherwise."""
+        self.refusals += getattr(result, "refusals", 0)
+        error = result.error if result.HasField("error") else None
+        failure = result.failure if result.HasField("failure") else None
+        if error is not None:
+            self._measure(function, started, events_in, "err")
+            case = error.case
+            if case not in t.ProcessorError.CASES:
+                raise errors.GuestTrap(
+                    f"{function}: the host answered an unknown processor-error case {case!r}",
+                    function=function,
+                )
+            value = None if t.ProcessorError.CASES[case] is None else error.message
+            raise errors.ProcessorErrorResult(t.ProcessorError(case, value), function=function)
+        if failure is not None:
+            self._measure(function, started, events_in, f"trap:{failure.kind}")
+            cls = _FAILURES.get(failure.kind, errors.GuestTrap)
+            known = "" if failure.kind in _FAILURES else f" (unknown failure kind {failure.kind})"
+            self.recycles += 1
+            raise cls(f"{function}: {failure.message}{known}", function=function)
+        self._measure(function, started, events_in, "ok")
+        return result
+
+    def _call(self, function: str, method: str, request: Any) -> None:
+        started = time.perf_counter()
+        self._answer(function, self._rpc(function, method, request), started, 0)
+
+    def _events(self, function: str, method: str, request: Any, n: int) -> list[t.Event]:
+        started = time.perf_counter()
+        result = self._answer(function, self._rpc(function, method, request, n), started, n)
+        try:
+            out = [codec.decode(m) for m in result.events]
+        except codec.DecodeError as exc:
+            raise errors.GuestTrap(
+                f"{function}: the host answered an output event the codec cannot read: {exc}",
+                function=function,
+            ) from None
+        self.measurements[-1] = CallMeasurement(
+            function, self.measurements[-1].duration_s, None, n, len(out), "ok"
+        )
+        return out
+
+    # ------------------------------------------------------------------ the WIT calls
+
+    def reset(self) -> None:
+        """A fresh, uninitialized instance on the server (extension ``Reset``)."""
+        self._rpc("reset", "Reset", ext.ResetRequest())
+
+    def get_info(self) -> t.ProcessorInfo:
+        """``get-info`` (extension ``GetProcessorInfo``)."""
+        info = self._rpc("get-info", "GetProcessorInfo", ext.GetProcessorInfoRequest())
+        try:
+            return t.ProcessorInfo(
+                info.name, info.version, info.author, info.description,
+                [t.EventType(e) for e in info.supported_event_types],
+                [t.EventType(e) for e in info.output_event_types],
+                list(info.capabilities_required),
+                info.configuration_schema if info.HasField("configuration_schema") else None,
+            )  # fmt: skip
+        except ValueError as exc:
+            raise errors.GuestTrap(
+                f"get-info: the host answered {exc}", function="get-info"
+            ) from None
+
+    def validate_config(self, config: str) -> None:
+        """``validate-config``."""
+        self._call("validate-config", "ValidateConfig", ext.ConfigRequest(config=config))
+
+    def initialize(self, config: str) -> None:
+        """``initialize``."""
+        self._call("initialize", "Initialize", ext.ConfigRequest(config=config))
+
+    def process_event(self, event: t.Event) -> list[t.Event]:
+        """``process-event``."""
+        return self._events("process-event", "ProcessEvent", _wire(event), 1)
+
+    def process_batch(self, events: Sequence[t.Event]) -> list[t.Event]:
+        """``process-batch``."""
+        request = ext.ProcessBatchRequest(events=[_wire(e) for e in events])
+        return self._events("process-batch", "ProcessBatch", request, len(events))
+
+    def health_check(self) -> t.HealthStatus:
+        """``health-check``."""
+        started = time.perf_counter()
+        result = self._answer(
+            "health-check", self._rpc("health-check", "HealthCheck", ext.HealthRequest()),
+            started, 0,
+        )  # fmt: skip
+        try:
+            state = t.HealthState(result.status)
+        except ValueError:
+            raise errors.GuestTrap(
+                f"health-check: the host answered the unknown status {result.status!r}",
+                function="health-check",
+            ) from None
+        message = result.message if result.HasField("message") else None
+        return t.HealthStatus(state, message, sorted(result.details.items()), result.timestamp)
+
+    def shutdown(self) -> None:
+        """``shutdown``."""
+        self._call("shutdown", "Shutdown", ext.ShutdownRequest())
+
+    def call_unchecked(self, function: str, *args: Any) -> Any:
+        """Not over the wire: the checks that need it are not applicable remotely."""
+        raise NotAssessable(f"{function} outside the lifecycle cannot be called over the wire")
+
+
+def _wire(event: t.Event) -> Any:
+    """``event`` as a flowctl.v1 event (the codec's table, ``reference_host.rpc.codec``).
+
+    flowctl.v1 metadata is a map: its order and repeated keys are not carried (the last value
+    of a repeated key wins).  Every call of a check goes the same way, so the checks that
+    compare answers compare like with like.
+    """
+    return codec.encode(event)
+
+
+# --------------------------------------------------------------------------- the component
+
+
+@dataclass
+class RemoteRunning(Running):
+    """A fresh instance on the host under test; refusals are the ones the host reported."""
+
+    def denials(self) -> list[Any]:
+        """Not observable remotely (the host's record stays in the host)."""
+        return []
+
+    def refusals(self) -> int:
+        """Capability refusals the host reported for this instance's calls."""
+        remote: RemoteInstance = self.instance.instance  # type: ignore[assignment]
+        return remote.refusals
+
+
+@dataclass
+class RemoteComponentUnderTest(ComponentUnderTest):
+    """The component under test, run by the host under test (see the module docstring).
+
+    The component is still loaded and inspected here (its bytes are what is certified, and the
+    services a fresh instance needs follow its imports); every call goes to the remote host.
+    """
+
+    target: RemoteTarget = field(default_factory=RemoteTarget)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._hosts: dict[str, LaunchedHost] = {}
+
+    def _launched(self, policy: Policy) -> LaunchedHost:
+        """A ready host for ``policy``: a live one launched for the same policy, else a new one."""
+        key = json.dumps(policy_document(policy), sort_keys=True)
+        host = self._hosts.pop(key, None)
+        if host is not None and host.exited() is None:
+            self._hosts[key] = host
+            return host
+        if host is not None:
+            host.stop()
+        host = LaunchedHost(
+            self.target.launch or "", self.path, policy, self.target.ready_timeout_s
+        )
+        try:
+            host.wait_ready()
+        except BaseException:
+            host.stop()
+            raise
+        self._hosts[key] = host
+        return host
+
+    def close(self) -> None:
+        """Stop every host this run launched."""
+        for host in self._hosts.values():
+            host.stop()
+        self._hosts.clear()
+
+    @contextlib.contextmanager
+    def _open(
+        self, policy: Policy, limits: ResourceLimits, state: ExternalState, *, probing: bool = False
+    ) -> Iterator[Running]:
+        launched: LaunchedHost | None = None
+        if policy.max_fuel is None and limits.max_fuel is not None:
+            policy = policy.updated({"max_fuel": limits.max_fuel})  # the certification's fuel
+        if self.target.launch is not None:
+            launched = self._launched(policy)
+            address = launched.address
+        elif self.target.endpoint is not None:
+            address = self.target.endpoint
+        else:
+            raise NotAssessable("no --launch or --processor-endpoint for the remote run")
+        remote = RemoteInstance(address, limits, launched=launched, batch_size=policy.batch_size)
+        try:
+            remote.reset()  # a fresh, uninitialized instance (a new process has one already)
+            observed = ObservedInstance(remote, None if probing else self.ledger)  # type: ignore[arg-type]
+            yield RemoteRunning(
+                observed, GrantedCapabilities(), policy, policy.processor_config, state
+            )
+        finally:
+            remote.close()
+
+
+def describe(cut: ComponentUnderTest, target: RemoteTarget) -> dict[str, Any]:
+    """What the result records of a remote run (where, the server, what does not run there).
+
+    ``server`` is the host's self-description (flowctl.v1 GetInfo, the extension's Inspect
+    digest); ``not_applicable_remotely`` the checks that do not run there, with the reason.
+
+    At a ``--processor-endpoint`` whose extension answers Inspect, the hosted component must
+    be the certified one: another digest is :class:`NotAssessable`.
+    """
+    from conformance.checks import CHECKS
+
+    out: dict[str, Any] = {
+        **target.describe(),
+        "not_applicable_remotely": {
+            c.id: why for c in CHECKS if (why := target.not_applicable(c.id)) is not None
+        },
+    }
+    with contextlib.ExitStack() as stack:
+        if target.launch is not None:
+            policy = cut.run_policy(ExternalState(), "{}")
+            host = LaunchedHost(target.launch, cut.path, policy, target.ready_timeout_s)
+            stack.callback(host.stop)
+            host.wait_ready()
+            address = host.address
+        else:
+            assert target.endpoint is not None
+            address = target.endpoint
+        channel = stack.enter_context(grpc.insecure_channel(address))
+        server: dict[str, Any] = {}
+        try:
+            stub = processor_pb2_grpc.ProcessorServiceStub(channel)  # type: ignore[no-untyped-call]
+            info = stub.GetInfo(_empty(), timeout=10)
+            server["get_info"] = {
+                "id": info.id, "name": info.name, "version": info.version,
+                "type": int(info.type), "input_event_types": list(info.input_event_types),
+                "output_event_types": list(info.output_event_types),
+                "metadata": dict(info.metadata),
+            }  # fmt: skip
+        except grpc.RpcError as exc:
+            raise NotAssessable(
+                f"the host under test at {address} does not answer GetInfo: {exc}"
+            ) from None
+        ext_stub = extension_pb2_grpc.ProcessorExtensionServiceStub(channel)  # type: ignore[no-untyped-call]
+        try:
+            inspected = ext_stub.Inspect(ext.InspectRequest(), timeout=30)
+            server["component_sha256"] = inspected.component_sha256
+        except grpc.RpcError as exc:
+            server["component_sha256"] = None
+            server["inspect"] = f"not answered: {exc.code().name if hasattr(exc, 'code') else exc}"
+        out["server"] = server
+    hosted = out["server"].get("component_sha256")
+    if target.endpoint is not None and hosted and hosted != cut.loaded.sha256:
+        raise NotAssessable(
+            f"the server at {target.endpoint} hosts a component with sha256 {hosted[:12]}, not "
+            f"--component's {cut.loaded.sha256[:12]}: point --component at the hosted file"
+        )
+    return out
+
+
+def component_under_test(
+    settings: SuiteSettings, services: Services, **kwargs: Any
+) -> ComponentUnderTest:
+    """The run's component under test: in-process, or on the host under test when remote."""
+    if not settings.remote:
+        return ComponentUnderTest(settings, services, **kwargs)
+    target = RemoteTarget(settings.launch, settings.processor_endpoint, settings.launch_timeout)
+    return RemoteComponentUnderTest(settings, services, target=target, **kwargs)
