@@ -227,10 +227,9 @@ def conformance_check(request: pytest.FixtureRequest) -> Verdict:
     if marker is None:
         raise pytest.UsageError(f"{request.node.nodeid} has no conformance_check mark")
     settings = request.config.stash[SETTINGS_KEY]
-    if settings.remote:
-        target = RemoteTarget(settings.launch, settings.processor_endpoint)
-        if (why := target.not_applicable(marker.args[0])) is not None:
-            pytest.skip(f"{NOT_APPLICABLE_PREFIX}remotely: {why}")
+    why = RemoteTarget.of(settings).not_applicable(marker.args[0]) if settings.remote else None
+    if why is not None:
+        pytest.skip(f"{NOT_APPLICABLE_PREFIX}remotely: {why}")
     return Verdict(BY_ID[marker.args[0]], request.node)
 
 

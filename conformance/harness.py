@@ -90,8 +90,7 @@ class Running:
 
     def refusals(self) -> int:
         """Calls refused plus permission questions (is-url/query-allowed) answered no."""
-        asked = sum(getattr(cap, "refused_questions", 0) for cap in self.granted.others)
-        return len(self.denials()) + asked
+        return self.granted.refusals()
 
 
 @dataclass

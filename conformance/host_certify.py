@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,45 +106,55 @@ def _messages(result: dict[str, Any], check: str) -> list[str]:
     return [str(m) for m in row.get("messages") or []]
 
 
-def examine_member(
-    member: Any, path: Path, kind: str, launch: str, env: dict[str, str], timeout: float
+def _examine(
+    name: str,
+    kind: str,
+    path: Path,
+    launch: str,
+    env: dict[str, str],
+    timeout: float,
+    *,
+    args: Sequence[str] = (),
+    policy: dict[str, Any] | None = None,
+    because: Mapping[str, str] | None = None,
+    may_also_fail: Iterable[str] = (),
 ) -> MemberResult:
-    """Certify one zoo member / control through the host and compare with its manifest."""
-    from sample_components.zoo.build import member_policy
-
-    target = RemoteTarget(launch=launch)
-    found = MemberResult(member.name, kind)
+    """Certify one component through the host (marketplace tier) and judge the result."""
+    found = MemberResult(name, kind)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix=f"host-certify-{member.name}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"host-certify-{name}-") as tmp:
         out = Path(tmp)
-        policy = out / "policy.json"
-        overrides = {"execution_timeout": "0.5s"} if member.name in SPINNING else {}
-        policy.write_text(json.dumps(member_policy(member, overrides)), encoding="utf-8")
-        args = ["--conformance-policy", str(policy), "--conformance-level", "marketplace"]
-        result = _run(path, launch, out, args, env, timeout)
+        extra = [*args, "--conformance-level", "marketplace"]
+        if policy is not None:
+            (out / "policy.json").write_text(json.dumps(policy), encoding="utf-8")
+            extra += ["--conformance-policy", str(out / "policy.json")]
+        result = _run(path, launch, out, extra, env, timeout)
     found.wall_s = round(time.monotonic() - started, 1)
     if isinstance(result, str):
         found.error = result
-        return found
-    _judge(found, result, dict(member.because), set(member.may_also_fail), target)
+    else:
+        _judge(found, result, dict(because or {}), set(may_also_fail), RemoteTarget(launch=launch))
     return found
+
+
+def examine_member(
+    member: Any, path: Path, kind: str, launch: str, env: dict[str, str], timeout: float
+) -> MemberResult:
+    """A zoo member / control under its manifest policy, compared with its manifest."""
+    from sample_components.zoo.build import member_policy
+
+    overrides = {"execution_timeout": "0.5s"} if member.name in SPINNING else {}
+    return _examine(
+        member.name, kind, path, launch, env, timeout, policy=member_policy(member, overrides),
+        because=member.because, may_also_fail=member.may_also_fail,
+    )  # fmt: skip
 
 
 def examine_sample(
     name: str, path: Path, args: list[str], launch: str, env: dict[str, str], timeout: float
 ) -> MemberResult:
-    """Certify a sample through the host: it must certify."""
-    found = MemberResult(name, "sample")
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix=f"host-certify-{name}-") as tmp:
-        result = _run(path, launch, Path(tmp), [*args, "--conformance-level", "marketplace"],
-                      env, timeout)  # fmt: skip
-    found.wall_s = round(time.monotonic() - started, 1)
-    if isinstance(result, str):
-        found.error = result
-        return found
-    _judge(found, result, {}, set(), RemoteTarget(launch=launch))
-    return found
+    """A sample: it must certify."""
+    return _examine(name, "sample", path, launch, env, timeout, args=args)
 
 
 def _judge(

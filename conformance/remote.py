@@ -32,6 +32,7 @@ import contextlib
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -92,6 +93,11 @@ class RemoteTarget:
     endpoint: str | None = None
     ready_timeout_s: float = 60.0
 
+    @classmethod
+    def of(cls, settings: SuiteSettings) -> RemoteTarget:
+        """The target a run's settings name."""
+        return cls(settings.launch, settings.processor_endpoint, settings.launch_timeout)
+
     def not_applicable(self, check_id: str) -> str | None:
         """Why ``check_id`` cannot run against this target (``None``: it runs)."""
         if check_id in LOCAL_ONLY:
@@ -132,9 +138,7 @@ def free_port() -> int:
 
 def policy_document(policy: Policy) -> dict[str, Any]:
     """``policy`` as the JSON a host reads back with ``load_policy`` (secrets in the clear)."""
-    from reference_host.policy import _unwrap_secrets
-
-    data: dict[str, Any] = json.loads(json.dumps(_unwrap_secrets(policy.model_dump()), default=str))
+    data: dict[str, Any] = json.loads(json.dumps(policy.document(), default=str))
     return data
 
 
@@ -182,7 +186,6 @@ class LaunchedHost:
         except OSError as exc:
             self._stderr.close()
             raise NotAssessable(f"--launch: cannot start {self.command[0]!r}: {exc}") from None
-        self.stopped_by_us = False
 
     @property
     def address(self) -> str:
@@ -231,7 +234,6 @@ class LaunchedHost:
     def stop(self) -> int | None:
         """SIGTERM the process group, SIGKILL after 10 s; the exit code (None if it was lost)."""
         if self.process.poll() is None:
-            self.stopped_by_us = True
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
             try:
@@ -241,8 +243,6 @@ class LaunchedHost:
                     os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
         self._stderr.close()
-        import shutil
-
         shutil.rmtree(self.workdir, ignore_errors=True)
         return self.process.returncode
 
@@ -551,63 +551,62 @@ class RemoteComponentUnderTest(ComponentUnderTest):
             remote.close()
 
 
-def describe(cut: ComponentUnderTest, target: RemoteTarget) -> dict[str, Any]:
+def _server(channel: grpc.Channel, address: str) -> dict[str, Any]:
+    """The host's self-description: flowctl.v1 GetInfo and the extension's Inspect digest."""
+    server: dict[str, Any] = {}
+    try:
+        stub = processor_pb2_grpc.ProcessorServiceStub(channel)  # type: ignore[no-untyped-call]
+        info = stub.GetInfo(_empty(), timeout=10)
+    except grpc.RpcError as exc:
+        raise NotAssessable(
+            f"the host under test at {address} does not answer GetInfo: {exc}"
+        ) from None
+    server["get_info"] = {
+        "id": info.id, "name": info.name, "version": info.version,
+        "type": int(info.type), "input_event_types": list(info.input_event_types),
+        "output_event_types": list(info.output_event_types),
+        "metadata": dict(info.metadata),
+    }  # fmt: skip
+    ext_stub = extension_pb2_grpc.ProcessorExtensionServiceStub(channel)  # type: ignore[no-untyped-call]
+    try:
+        server["component_sha256"] = ext_stub.Inspect(
+            ext.InspectRequest(), timeout=30
+        ).component_sha256
+    except grpc.RpcError as exc:
+        server["component_sha256"] = None
+        server["inspect"] = f"not answered: {exc.code().name if hasattr(exc, 'code') else exc}"
+    return server
+
+
+def describe(cut: RemoteComponentUnderTest) -> dict[str, Any]:
     """What the result records of a remote run (where, the server, what does not run there).
 
     ``server`` is the host's self-description (flowctl.v1 GetInfo, the extension's Inspect
-    digest); ``not_applicable_remotely`` the checks that do not run there, with the reason.
+    digest), asked of the host the run already uses; ``not_applicable_remotely`` the checks
+    that do not run there, with the reason.
 
     At a ``--processor-endpoint`` whose extension answers Inspect, the hosted component must
     be the certified one: another digest is :class:`NotAssessable`.
     """
     from conformance.checks import CHECKS
 
-    out: dict[str, Any] = {
-        **target.describe(),
-        "not_applicable_remotely": {
-            c.id: why for c in CHECKS if (why := target.not_applicable(c.id)) is not None
-        },
-    }
-    with contextlib.ExitStack() as stack:
-        if target.launch is not None:
-            policy = cut.run_policy(ExternalState(), "{}")
-            host = LaunchedHost(target.launch, cut.path, policy, target.ready_timeout_s)
-            stack.callback(host.stop)
-            host.wait_ready()
-            address = host.address
-        else:
-            assert target.endpoint is not None
-            address = target.endpoint
-        channel = stack.enter_context(grpc.insecure_channel(address))
-        server: dict[str, Any] = {}
-        try:
-            stub = processor_pb2_grpc.ProcessorServiceStub(channel)  # type: ignore[no-untyped-call]
-            info = stub.GetInfo(_empty(), timeout=10)
-            server["get_info"] = {
-                "id": info.id, "name": info.name, "version": info.version,
-                "type": int(info.type), "input_event_types": list(info.input_event_types),
-                "output_event_types": list(info.output_event_types),
-                "metadata": dict(info.metadata),
-            }  # fmt: skip
-        except grpc.RpcError as exc:
-            raise NotAssessable(
-                f"the host under test at {address} does not answer GetInfo: {exc}"
-            ) from None
-        ext_stub = extension_pb2_grpc.ProcessorExtensionServiceStub(channel)  # type: ignore[no-untyped-call]
-        try:
-            inspected = ext_stub.Inspect(ext.InspectRequest(), timeout=30)
-            server["component_sha256"] = inspected.component_sha256
-        except grpc.RpcError as exc:
-            server["component_sha256"] = None
-            server["inspect"] = f"not answered: {exc.code().name if hasattr(exc, 'code') else exc}"
-        out["server"] = server
-    hosted = out["server"].get("component_sha256")
+    target = cut.target
+    with cut.running(initialize=False) as run:
+        remote: RemoteInstance = run.instance.instance  # type: ignore[assignment]
+        server = _server(remote.channel, remote.address)
+    hosted = server.get("component_sha256")
     if target.endpoint is not None and hosted and hosted != cut.loaded.sha256:
         raise NotAssessable(
             f"the server at {target.endpoint} hosts a component with sha256 {hosted[:12]}, not "
             f"--component's {cut.loaded.sha256[:12]}: point --component at the hosted file"
         )
-    return out
+    return {
+        **target.describe(),
+        "server": server,
+        "not_applicable_remotely": {
+            c.id: why for c in CHECKS if (why := target.not_applicable(c.id)) is not None
+        },
+    }
 
 
 def component_under_test(
@@ -616,5 +615,4 @@ def component_under_test(
     """The run's component under test: in-process, or on the host under test when remote."""
     if not settings.remote:
         return ComponentUnderTest(settings, services, **kwargs)
-    target = RemoteTarget(settings.launch, settings.processor_endpoint, settings.launch_timeout)
-    return RemoteComponentUnderTest(settings, services, target=target, **kwargs)
+    return RemoteComponentUnderTest(settings, services, target=RemoteTarget.of(settings), **kwargs)

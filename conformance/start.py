@@ -104,7 +104,7 @@ def begin(settings: SuiteSettings) -> RunStart:
         workload = [json.dumps(event_to_json(e), sort_keys=True) for e in inputs.workload]
         origin = services.http_server.origin if services.http_server is not None else None
         if isinstance(cut, RemoteComponentUnderTest):
-            remote = describe(cut, cut.target)
+            remote = describe(cut)
     except ConfigRefusedError as exc:
         error = str(exc)
     except NotAssessable as exc:

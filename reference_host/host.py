@@ -47,6 +47,11 @@ class GrantedCapabilities:
         caps: list[Capability] = [c for c in (self.logging, self.metrics, self.config) if c]
         return caps + self.others
 
+    def refusals(self) -> int:
+        """Calls the capabilities refused plus permission questions they answered no."""
+        denied = sum(len(getattr(c, "denials", ())) for c in self.others)
+        return denied + sum(getattr(c, "refused_questions", 0) for c in self.others)
+
 
 def capabilities_from_policy(
     policy: Policy, component_id: str, imported: frozenset[str] | None = None

@@ -222,9 +222,14 @@ class Policy(FrozenModel):
         }
         return data
 
+    def document(self) -> dict[str, Any]:
+        """The policy as plain data, secrets in the clear (what ``policy_from_mapping`` reads)."""
+        data: dict[str, Any] = _unwrap_secrets(self.model_dump())
+        return data
+
     def updated(self, overrides: Mapping[str, Any]) -> Policy:
         """Return a copy with ``overrides`` (a nested mapping of config keys) merged in."""
-        base = _unwrap_secrets(self.model_dump())
+        base = self.document()
         return policy_from_mapping(deep_merge(base, overrides), source="Policy.updated()")
 
 

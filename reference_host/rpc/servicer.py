@@ -256,9 +256,7 @@ class ExtensionServicer(extension_pb2_grpc.ProcessorExtensionServiceServicer):
         return self._instance
 
     def _refusals(self) -> int:
-        caps = self._granted.others if self._granted is not None else []
-        denied = sum(len(getattr(c, "denials", ())) for c in caps)
-        return denied + sum(getattr(c, "refused_questions", 0) for c in caps)
+        return self._granted.refusals() if self._granted is not None else 0
 
     def _call(self, call: Callable[[ProcessorInstance], Any]) -> tuple[Any, Any, Any, int]:
         """(value, ProcessorError, Failure, refusals): one of the first three is set."""

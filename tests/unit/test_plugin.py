@@ -52,6 +52,9 @@ BAD_VALUES = [
     (["--conformance-policy", "nope.yaml"], "*--conformance-policy nope.yaml*does not exist; give the path*"),
     (["--conformance-db-setup", "."], "*--conformance-db-setup .*is a directory; give the path of a file*"),
     (["--conformance-http-fixture", "c.wasm"], "*--conformance-http-fixture*not readable JSON*"),
+    (["--launch", "flowctl-host serve"], "*--launch 'flowctl-host serve': the command must contain {port}*"),
+    (["--processor-endpoint", "localhost"], "*--processor-endpoint 'localhost': expected HOST:PORT*"),
+    (["--launch-timeout", "-1"], "*--launch-timeout '-1': expected a positive number of seconds*"),
 ]  # fmt: skip
 
 
@@ -74,6 +77,15 @@ def test_bad_options_are_usage_errors_naming_the_fix(
     result = pytester.runpytest_subprocess(*args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+def test_launch_and_endpoint_exclude_each_other(pytester: pytest.Pytester) -> None:
+    _fake_component(pytester)
+    result = pytester.runpytest_subprocess(
+        "--component", "c.wasm", "--launch", "h {port}", "--processor-endpoint", "127.0.0.1:1"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--launch and --processor-endpoint exclude each other*"])
 
 
 @pytest.mark.parametrize(("args", "message"), BAD_VALUES)
