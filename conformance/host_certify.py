@@ -7,11 +7,14 @@ and certifies the controls and the samples.  A host that stops enforcing somethi
 members whose check *passed* (the defect went unseen: the host let it through) or failed for
 another reason (the host answered something else: a hang instead of a typed timeout, a dropped
 connection instead of a typed trap).  Manifest checks that do not run remotely
-(:data:`conformance.remote.LOCAL_ONLY`) are listed, never counted as held.
+(:data:`conformance.remote.LOCAL_ONLY`, or a reason that is a fuel count) are listed, never
+counted as held.  The host's sandbox is examined by the controls and samples: their SBX-004 runs
+the probe corpus through the sandbox probe guests on the host (:mod:`conformance.wire_probes`).
 
 The report (``host-report.json``) gives per member what was expected and what happened, and per
-enforcement class (resource limits, typed errors and traps, the lifecycle, the output contract)
-whether the host held it.  Exit 0 only when every examined expectation held.
+enforcement class (resource limits, typed errors and traps, the lifecycle, the output contract,
+capability sandboxing) whether the host held it.  Exit 0 only when every examined expectation
+held.
 """
 
 from __future__ import annotations
@@ -36,7 +39,11 @@ CLASSES = {
     "LIM": "resource limits", "ERR": "typed errors and traps", "LIFE": "the lifecycle",
     "OUT": "the output contract", "DET": "the output contract", "HIST": "the output contract",
     "PERF": "throughput", "GOLD": "the output contract", "SEC": "secrets",
+    "SBX": "capability sandboxing",
 }  # fmt: skip
+#: The host's own exam in the suite (the probe corpus through the sandbox probe guests): run by
+#: the controls and samples, not again for every member.
+HOST_ONLY = ("SBX-004",)
 #: Members that never return (or take seconds per call): the zoo test's short timeout.
 SPINNING = {"infinite-loop", "slow-finite-loop"}
 REPO = Path(__file__).resolve().parents[1]
@@ -64,6 +71,7 @@ class MemberResult:
     unexpected_failures: dict[str, list[str]] = field(default_factory=dict)
     certified: bool | None = None
     blocking: list[str] = field(default_factory=list)
+    passed: list[str] = field(default_factory=list)
     wall_s: float = 0.0
     error: str | None = None
 
@@ -73,7 +81,7 @@ class MemberResult:
         if self.error is not None:
             return False
         if self.kind != "member":
-            return not self.blocking and not self.unexpected_failures
+            return bool(self.certified) and not self.blocking and not self.unexpected_failures
         return all(e.held for e in self.expectations)
 
 
@@ -119,12 +127,12 @@ def _examine(
     because: Mapping[str, str] | None = None,
     may_also_fail: Iterable[str] = (),
 ) -> MemberResult:
-    """Certify one component through the host (marketplace tier) and judge the result."""
+    """Certify one component through the host (standard tier, the remote cap) and judge it."""
     found = MemberResult(name, kind)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"host-certify-{name}-") as tmp:
         out = Path(tmp)
-        extra = [*args, "--conformance-level", "marketplace"]
+        extra = [*args, "--conformance-level", "standard"]  # a remote run's cap
         if policy is not None:
             (out / "policy.json").write_text(json.dumps(policy), encoding="utf-8")
             extra += ["--conformance-policy", str(out / "policy.json")]
@@ -137,6 +145,25 @@ def _examine(
     return found
 
 
+def _tests(checks: Iterable[str]) -> list[str]:
+    from conformance.deciders import deciding_tests
+
+    decided_by = deciding_tests()
+    return sorted({t.split("::")[-1] for c in checks for t in decided_by.get(c, [])})
+
+
+def _selection(member: Any) -> list[str]:
+    """``-k`` for a member's run.
+
+    A spinning member runs only its manifest's checks (every other call would wait out the
+    host's timeout -- or, on a host without one, the suite's deadline); every other member runs
+    all checks but the host's own exam.
+    """
+    if member.name in SPINNING:
+        return ["-k", " or ".join(_tests(member.because))]
+    return ["-k", " and ".join(f"not {t}" for t in _tests(HOST_ONLY))]
+
+
 def examine_member(
     member: Any, path: Path, kind: str, launch: str, env: dict[str, str], timeout: float
 ) -> MemberResult:
@@ -144,9 +171,11 @@ def examine_member(
     from sample_components.zoo.build import member_policy
 
     overrides = {"execution_timeout": "0.5s"} if member.name in SPINNING else {}
+    args = [] if kind == "control" else _selection(member)
     return _examine(
-        member.name, kind, path, launch, env, timeout, policy=member_policy(member, overrides),
-        because=member.because, may_also_fail=member.may_also_fail,
+        member.name, kind, path, launch, env, timeout, args=args,
+        policy=member_policy(member, overrides), because=member.because,
+        may_also_fail=member.may_also_fail,
     )  # fmt: skip
 
 
@@ -167,8 +196,11 @@ def _judge(
     outcomes = {c["id"]: c["outcome"] for c in result["checks"]}
     found.certified = bool(result.get("certified"))
     found.blocking = list(result.get("blocking") or [])
+    found.passed = sorted(c for c, got in outcomes.items() if got == "passed")
     for check, fragment in because.items():
         why = target.not_applicable(check)
+        if why is None and "fuel" in fragment:
+            why = "the manifest's reason is a fuel count, which is not observable over the wire"
         if why is not None:
             found.not_examinable[check] = why
             continue
@@ -205,6 +237,11 @@ class HostReport:
             if m.kind != "member":
                 entry = out.setdefault("runs correct components", {"held": [], "broken": []})
                 entry["held" if m.held else "broken"].append(m.name)
+                for state, checks in (("held", m.passed), ("broken", m.unexpected_failures)):
+                    for check in checks:
+                        cls = CLASSES.get(check.split("-")[0], check)
+                        entry = out.setdefault(cls, {"held": [], "broken": []})
+                        entry[state].append(f"{m.name}:{check}")
         return out
 
     @property

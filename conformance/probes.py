@@ -136,7 +136,8 @@ def _sql(probes: list[dict[str, Any]], services: Services) -> tuple[int, list[st
     return n, failures
 
 
-def _kv_key(data: dict[str, Any]) -> str:
+def kv_key(data: dict[str, Any]) -> str:
+    """The key a key-value probe passes (``key``, or ``key_repeat: [text, times]``)."""
     return str(data["key"] if "key" in data else data["key_repeat"][0] * data["key_repeat"][1])
 
 
@@ -175,14 +176,14 @@ def _kv(probes: list[dict[str, Any]], services: Services) -> tuple[int, list[str
             if op == "list-keys":
                 result = cap.list_keys(data["prefix"], None)
             elif op == "set":
-                result = cap.set(_kv_key(data), data["value"], None)
+                result = cap.set(kv_key(data), data["value"], None)
             elif op == "increment":
-                result = cap.increment(_kv_key(data), data["delta"])
+                result = cap.increment(kv_key(data), data["delta"])
             elif op == "expire":
-                result = cap.expire(_kv_key(data), data["ttl"])
+                result = cap.expire(kv_key(data), data["ttl"])
             else:
                 fn = {"get": cap.get, "delete": cap.delete, "exists": cap.exists}[op]
-                result = fn(_kv_key(data))
+                result = fn(kv_key(data))
             n += 1
             after = snapshot(namespace)
             if _case(result) != expect["error"] or after != before:

@@ -67,7 +67,6 @@ LOCAL_ONLY: dict[str, str] = {
     "SBX-001": "decided by inspecting the component's imports, not over the wire",
     "SBX-002": "decided by inspecting the component's imports, not over the wire",
     "SBX-003": "needs deny-all grants linked into the instance by the suite itself",
-    "SBX-004": "sends the probe corpus through the suite's own capability objects",
     "SBX-005": "counts the capability calls inside the host",
     "LIFE-006": "calls exports outside the lifecycle, which a remote host's own gate answers",
     "LIFE-007": "calls exports outside the lifecycle, which a remote host's own gate answers",
@@ -80,6 +79,8 @@ LAUNCH_ONLY: dict[str, str] = {
     "LIM-002": "needs instances at limits of its own, which only --launch can give",
     "LIM-003": "needs instances at limits of its own, which only --launch can give",
     "LIM-006": "needs instances at limits of its own, which only --launch can give",
+    "SBX-004": "launches the sandbox probe guests under grants of their own, which only --launch "
+    "can give",
 }
 #: Measurements a remote run cannot take (recorded by the checks that would).
 NOT_OBSERVABLE = "not observable over the wire"

@@ -97,10 +97,24 @@ def _policy(args: argparse.Namespace) -> Any:
 
 
 def _read_events(path: str) -> Iterator[tuple[int, Event | None, dict[str, Any] | None]]:
-    """(line number, event or None, error record or None) for each non-blank line."""
-    fh = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+    """(line number, event or None, error record or None) for each non-blank line.
+
+    A line that is not UTF-8, not JSON (including JSON nested deeper than the parser allows, or
+    an integer longer than Python converts) or not an event becomes an error record naming its
+    line; the lines after it are read on.
+    """
+    fh = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
     try:
-        for n, line in enumerate(fh, 1):
+        for n, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield n, None, _error(
+                    n, None, "invalid-utf8",
+                    f"line {n}: not UTF-8 (byte {exc.start + 1} of the line: "
+                    f"{raw[exc.start : exc.start + 1]!r}); events are UTF-8 JSON, one per line",
+                )  # fmt: skip
+                continue
             if not line.strip():
                 continue
             try:
@@ -108,13 +122,24 @@ def _read_events(path: str) -> Iterator[tuple[int, Event | None, dict[str, Any] 
             except json.JSONDecodeError as exc:
                 yield n, None, _error(n, None, "invalid-json", f"line {n}: {exc}")
                 continue
+            except RecursionError:
+                yield n, None, _error(
+                    n, None, "invalid-json", f"line {n}: JSON nested too deeply to parse"
+                )
+                continue
+            except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+                yield n, None, _error(n, None, "invalid-json", f"line {n}: {exc}")
+                continue
             try:
                 yield n, event_from_json(data), None
-            except ValueConversionError as exc:
+            except (ValueConversionError, ValueError, TypeError, RecursionError) as exc:
                 eid = data.get("id") if isinstance(data, dict) else None
-                yield n, None, _error(n, eid, "invalid-event", f"line {n}: {exc}")
+                why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+                yield n, None, _error(
+                    n, eid if isinstance(eid, str) else None, "invalid-event", f"line {n}: {why}"
+                )
     finally:
-        if fh is not sys.stdin:
+        if fh is not sys.stdin.buffer:
             fh.close()
 
 

@@ -301,7 +301,7 @@ def _probe_findings(
     with tempfile.TemporaryDirectory(prefix="flowctl-probes-") as tmp:
         loaded = {
             name: component.host.load(probe_guests.write(name, Path(tmp)), verify=True)
-            for name in probe_guests.NAMES
+            for name in probe_guests.LIMIT_PROBES
         }
 
         def attempt(name: str, lim: ResourceLimits, call: str) -> tuple[CallOutcome, float, int]:

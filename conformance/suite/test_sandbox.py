@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from conformance.harness import ComponentUnderTest
 from conformance.inputs import Inputs
 from conformance.outcomes import outcome
 from conformance.services import Services
+from conformance.settings import SuiteSettings
 from reference_host import interfaces as names
 from reference_host.policy import Policy
 
@@ -127,13 +129,26 @@ def test_denied_calls_are_handled_without_trapping(
 
 @check("SBX-004")
 def test_host_blocks_the_probe_corpus(
-    conformance_services: Services, conformance_check: Verdict, conformance_record: Any
+    conformance_services: Services,
+    conformance_check: Verdict,
+    conformance_record: Any,
+    conformance_settings: SuiteSettings,
+    tmp_path: Path,
 ) -> None:
-    from conformance.probes import run_corpus
-
-    counts, failures = run_corpus(conformance_services)
     conformance_record(services=conformance_services.origins())
-    conformance_check.measure(probes_sent_live=counts)
+    if conformance_settings.launch is not None:  # through the probe guests on the host under test
+        from conformance.wire_probes import run_corpus_through
+
+        counts, failures = run_corpus_through(
+            conformance_settings.launch, conformance_services,
+            ready_timeout_s=conformance_settings.launch_timeout, workdir=tmp_path,
+        )  # fmt: skip
+        conformance_check.measure(probes_through_guests=counts)
+    else:
+        from conformance.probes import run_corpus
+
+        probes_sent_live, failures = run_corpus(conformance_services)
+        conformance_check.measure(probes_sent_live=probes_sent_live)
     conformance_check.expect_none(failures)
 
 

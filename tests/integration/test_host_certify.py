@@ -1,11 +1,11 @@
 """Host regression testing: the suite over gRPC (``--launch``, ``--processor-endpoint``) and the
 zoo as a host's exam (``flowctl-conformance host-certify``).
 
-Our own ``flowctl-host serve`` must pass; a deliberately broken host (tests/broken_hosts:
-component errors swallowed as ok) must fail, named by the members and enforcement classes that
-caught it.  (The second broken host, ``no_limits``, is not exercised here yet: its exam crashed
-the xdist worker in the one run tried -- see the issue note.)  Real processes throughout: each launched host is a
-``flowctl-host serve`` subprocess on 127.0.0.1, stopped by PID.
+Our own ``flowctl-host serve`` must pass; three deliberately broken hosts (tests/broken_hosts:
+component errors swallowed as ok, no fuel or time limit, the design document's substring SQL
+rule) must fail, named by the members and enforcement classes that caught them.  Real processes
+throughout: each launched host is a ``flowctl-host serve`` subprocess on 127.0.0.1, stopped by
+PID.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ def test_our_host_passes_the_exam() -> None:
     assert all(m.held for m in report.members)
     classes = report.classes()
     assert not classes["resource limits"]["broken"] and classes["resource limits"]["held"]
+    assert classes["capability sandboxing"] == {"held": ["baseline:SBX-004"], "broken": []}
+    assert by_name["baseline"].certified  # at standard, the remote cap
 
 
 def test_a_host_that_swallows_errors_is_caught_by_the_control_and_the_members() -> None:
@@ -53,6 +55,23 @@ def test_a_host_that_swallows_errors_is_caught_by_the_control_and_the_members() 
     assert "ERR-002" in by_name["baseline"].unexpected_failures
     assert not by_name["wrong-error-case"].held
     assert "baseline" in report.classes()["runs correct components"]["broken"]
+
+
+def test_a_host_without_limits_is_caught_by_the_member_that_never_returns() -> None:
+    report = host_certify(broken("no_limits"), only=["infinite-loop"], samples=False)
+    assert not report.passed, summary(report)
+    (member,) = report.members
+    assert [(e.check, e.held) for e in member.expectations] == [("LIM-002", False)]
+    assert "infinite-loop:LIM-002" in report.classes()["resource limits"]["broken"]
+
+
+def test_a_host_with_a_substring_sql_rule_is_caught_by_the_probe_guests() -> None:
+    report = host_certify(broken("sql_substring"), only=["baseline"], samples=False)
+    assert not report.passed, summary(report)
+    (baseline,) = report.members
+    failures = baseline.unexpected_failures["SBX-004"]
+    assert any("SQL-PROBE-001" in m for m in failures), failures
+    assert report.classes()["capability sandboxing"]["broken"] == ["baseline:SBX-004"]
 
 
 def test_the_cli_writes_the_host_report(tmp_path: Path) -> None:
@@ -86,7 +105,11 @@ def test_the_ttp_sample_certifies_through_a_launched_host(tmp_path: Path) -> Non
         remote["launch"] == OURS and remote["server"]["get_info"]["type"] == 2
     )  # COMPONENT_TYPE_PROCESSOR
     assert remote["server"]["component_sha256"] == result["component"]["sha256"]
-    assert set(remote["not_applicable_remotely"]) >= {"WIT-001", "SBX-004", "SEC-001"}
+    assert set(remote["not_applicable_remotely"]) >= {"WIT-001", "SBX-001", "SEC-001"}
+    assert "SBX-004" not in remote["not_applicable_remotely"]  # through the probe guests
+    sandbox = next(c for c in result["checks"] if c["id"] == "SBX-004")
+    assert sandbox["outcome"] == "passed"
+    assert sandbox["measurements"]["probes_through_guests"]["sent_through_guest"]["database"] > 0
     assert run.outcome("WIT-001") == "not-applicable"
     perf = next(c for c in result["checks"] if c["id"] == "PERF-001")["measurements"]
     assert perf["fuel_per_event_max"] == "not observable over the wire"

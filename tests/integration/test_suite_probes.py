@@ -4,6 +4,7 @@ host whose rules let probes through fails the check."""
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,3 +59,47 @@ def test_a_host_whose_rules_let_probes_through_fails(
     _, failures = run_corpus(services)
     assert failures, "a broken host passed SBX-004"
     assert all(f.startswith(prefix) for f in failures), failures[:3]
+
+
+# --------------------------------------------------------------------------- over the wire
+
+SERVE = "serve --pipeline {policy} --component {component} --port {port} --allow-refused-config"
+
+
+def _through(host: str, services: Services, tmp_path: Path) -> tuple[dict[str, Any], list[str]]:
+    from conformance.wire_probes import run_corpus_through
+
+    return run_corpus_through(host, services, workdir=tmp_path)
+
+
+def test_the_probe_guests_meet_our_served_host_refusing_every_probe(
+    services: Services, tmp_path: Path
+) -> None:
+    counts, failures = _through(f"flowctl-host {SERVE}", services, tmp_path)
+    assert failures == []
+    sent = counts["sent_through_guest"]
+    assert counts["answered"] == sent  # every probe event came back answered
+    assert sent["database"] >= 100 and sent["key-value"] >= 15 and sent["http-client"] >= 80
+
+
+def test_a_served_host_with_a_substring_sql_rule_is_caught_through_the_guest(
+    services: Services, tmp_path: Path
+) -> None:
+    host = f"{sys.executable} -m tests.broken_hosts.sql_substring {SERVE}"
+    _, failures = _through(host, services, tmp_path)
+    # the design document's own example: the comment names an allowed table, the host sends it
+    assert any(
+        f.startswith("SQL-PROBE-001 (call") and "the host answered ok" in f for f in failures
+    ), failures[:5]
+    assert all(f.startswith(("SQL-PROBE", "database")) for f in failures)
+
+
+def test_a_host_that_cannot_start_the_probe_guest_fails_every_group(
+    services: Services, tmp_path: Path
+) -> None:
+    counts, failures = _through(
+        f"{sys.executable} -c 'import sys; sys.exit(3)'", services, tmp_path
+    )
+    assert all("exited with code 3" in f for f in failures), failures
+    assert {f.split(" probes ")[0] for f in failures} == {"http-client", "database", "key-value"}
+    assert sum(counts["answered"].values()) == 0

@@ -56,6 +56,35 @@ def test_bad_lines_become_error_records_and_the_rest_is_processed(tmp_path: Path
     assert [r for r in out if "error" not in r] == [ev(0), ev(1)]
 
 
+@pytest.mark.parametrize(
+    ("line", "kind", "says"),
+    [
+        (b'{"id": "\xff\xfe"}', "invalid-utf8", "not UTF-8 (byte 9"),
+        (b"[" * 100_000 + b"]" * 100_000, "invalid-json", "nested too deeply"),
+        (b'{"id": "deep", "data": ' + b'{"a":' * 5_000 + b"1" + b"}" * 5_001,
+         "invalid-json", "nested too deeply"),
+        (b'{"id": "n", "x": ' + b"9" * 5_000 + b"}", "invalid-json", "digits"),
+        (b'{"id": "u", "data": {"generic": "\\ud800"}}', "invalid-event", "line 2"),
+    ],
+)  # fmt: skip
+def test_a_hostile_line_is_an_error_record_naming_it_and_the_run_goes_on(
+    tmp_path: Path, line: bytes, kind: str, says: str
+) -> None:
+    # found by trying the CLI as a hostile user would: each of these used to end the run
+    # with a Python traceback, and the events after it were never processed
+    inp = tmp_path / "in.jsonl"
+    inp.write_bytes(b"\n".join([json.dumps(ev(0)).encode(), line, json.dumps(ev(1)).encode()]))
+    out = tmp_path / "out.jsonl"
+    code = main(["run", str(build_guest("echo")), "--input", str(inp), "--output", str(out),
+                 "--cache-dir", str(tmp_path / "cache")])  # fmt: skip
+    rows = read_jsonl(out)
+    assert code == EXIT_EVENTS_FAILED
+    (error,) = [r for r in rows if "error" in r]
+    assert (error["line"], error["error"]["kind"]) == (2, kind)
+    assert says in error["error"]["message"], error
+    assert [r for r in rows if "error" not in r] == [ev(0), ev(1)]
+
+
 def test_trapping_events_are_attributed_one_by_one(tmp_path: Path) -> None:
     code, out = run(tmp_path, "trap-process-batch", [ev(0), ev(1)])
     # the batch trapped; replayed event by event, process-event (default no-op) succeeds

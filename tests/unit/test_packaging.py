@@ -30,7 +30,8 @@ def test_wheel_ships_the_wit_and_entry_points(tmp_path: Path) -> None:
         metadata = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
         # what the suite needs at run time ships with it: its probe guests, its fixture events
         # (malformed bodies and their repaired twins), and the config generator
-        for probe in ("spin", "membomb", "recurse"):
+        for probe in ("spin", "membomb", "recurse", "_sandbox", "sandbox-http",
+                      "sandbox-database", "sandbox-key-value"):  # fmt: skip
             assert f"conformance/probe_guests/{probe}.wat" in names
         assert "conformance/_fixtures/events/ttp_malformed_twins.jsonl" in names
     assert "flowctl-host = reference_host.cli:main" in entry
