@@ -123,8 +123,10 @@ def _read_events(path: str) -> Iterator[tuple[int, Event | None, dict[str, Any] 
                 yield n, None, _error(n, None, "invalid-json", f"line {n}: {exc}")
                 continue
             except RecursionError:
-                yield n, None, _error(
-                    n, None, "invalid-json", f"line {n}: JSON nested too deeply to parse"
+                yield (
+                    n,
+                    None,
+                    _error(n, None, "invalid-json", f"line {n}: JSON nested too deeply to parse"),
                 )
                 continue
             except ValueError as exc:  # e.g. an integer beyond Python's digit limit
@@ -135,8 +137,15 @@ def _read_events(path: str) -> Iterator[tuple[int, Event | None, dict[str, Any] 
             except (ValueConversionError, ValueError, TypeError, RecursionError) as exc:
                 eid = data.get("id") if isinstance(data, dict) else None
                 why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-                yield n, None, _error(
-                    n, eid if isinstance(eid, str) else None, "invalid-event", f"line {n}: {why}"
+                yield (
+                    n,
+                    None,
+                    _error(
+                        n,
+                        eid if isinstance(eid, str) else None,
+                        "invalid-event",
+                        f"line {n}: {why}",
+                    ),
                 )
     finally:
         if fh is not sys.stdin.buffer:
