@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def cmd_services(args: argparse.Namespace) -> int:
@@ -65,7 +66,63 @@ def cmd_certify(args: argparse.Namespace) -> int:
     ):
         if value is not None:
             argv += [flag, value]
-    return int(pytest.main(argv + list(args.pytest_args)))
+    status = int(pytest.main(argv + list(args.pytest_args)))
+    report_dir = Path(args.report_dir or "reports")
+    result = report_dir / f"{Path(args.component).stem}.conformance.json"
+    if args.signing_key is not None:
+        from conformance.reporting.attestation import AttestationError, attest
+
+        if not result.is_file():
+            sys.stderr.write(f"flowctl-conformance certify: no result file {result}: not signed\n")
+            return status or 1
+        try:
+            bundle = attest(result, Path(args.signing_key))
+        except AttestationError as exc:
+            sys.stderr.write(f"flowctl-conformance certify: {exc}\n")
+            return status or 1
+        sys.stdout.write(f"signed attestation: {bundle}\n")
+    return status
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    """``flowctl-conformance keygen``: an Ed25519 key pair for signing certificates."""
+    from conformance.reporting.attestation import AttestationError, keygen
+
+    try:
+        private, public = keygen(Path(args.out), args.name)
+    except AttestationError as exc:
+        sys.stderr.write(f"flowctl-conformance keygen: {exc}\n")
+        return 1
+    sys.stdout.write(f"private key: {private} (keep it secret)\npublic key:  {public}\n")
+    return 0
+
+
+def cmd_attest(args: argparse.Namespace) -> int:
+    """``flowctl-conformance attest RESULT``: sign an existing result file."""
+    from conformance.reporting.attestation import AttestationError, attest
+
+    try:
+        bundle = attest(Path(args.result), Path(args.signing_key),
+                        Path(args.out) if args.out else None)  # fmt: skip
+    except AttestationError as exc:
+        sys.stderr.write(f"flowctl-conformance attest: {exc}\n")
+        return 1
+    sys.stdout.write(f"signed attestation: {bundle}\n")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """``flowctl-conformance verify ATTESTATION``: 0 only for a complete, signed certificate."""
+    from conformance.reporting.attestation import AttestationError, verify
+
+    try:
+        verified = verify(Path(args.attestation), Path(args.public_key),
+                          Path(args.component) if args.component else None)  # fmt: skip
+    except AttestationError as exc:
+        sys.stdout.write(f"NOT verified: {exc}\n")
+        return 1
+    sys.stdout.write(f"{verified}\n")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -96,8 +153,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--policy", help="grants and limits: pipeline YAML[#id], processor block, JSON")
     p.add_argument("--level", choices=["basic", "standard", "marketplace"], help="tier (standard)")
     p.add_argument("--report-dir", help="where the result file goes (default ./reports)")
-
+    p.add_argument("--signing-key", metavar="KEY",
+                   help="Ed25519 private key (keygen): sign the result as an in-toto "
+                   "attestation, <component>.intoto.jsonl next to it")  # fmt: skip
     p.set_defaults(func=cmd_certify)
+    p = sub.add_parser(
+        "keygen", help="write an Ed25519 key pair for signing certificates",
+        description="Writes NAME.key (PKCS#8 PEM, mode 0600) and NAME.pub into --out; never "
+        "overwrites a key.",
+    )  # fmt: skip
+    p.add_argument("--out", default=".", help="directory for the key pair (default .)")
+    p.add_argument("--name", default="flowctl-conformance", help="file name stem of the pair")
+    p.set_defaults(func=cmd_keygen)
+    p = sub.add_parser(
+        "attest", help="sign a result file as in-toto statements in DSSE envelopes",
+        description="Makes the test-result statement and the verification summary (tier and "
+        "completeness) of RESULT (<component>.conformance.json) and signs both with --signing-key."
+        " Output: an in-toto bundle, one envelope per line.",
+    )  # fmt: skip
+    p.add_argument("result", help="the suite's result file (<component>.conformance.json)")
+    p.add_argument("--signing-key", required=True, metavar="KEY", help="Ed25519 private key")
+    p.add_argument("--out", help="bundle path (default <component>.intoto.jsonl next to RESULT)")
+    p.set_defaults(func=cmd_attest)
+    p = sub.add_parser(
+        "verify", help="verify a signed certificate offline (exit 0 only when it holds)",
+        description="Checks every signature, that both statements are about one component (and "
+        "that it is --component, when given), that the summary names the test result, and that "
+        "every check mandatory at the certified tier -- by this suite's registry -- passed, was "
+        "not applicable or was waived. Exit 0 verified, 1 not (with the reason).",
+    )  # fmt: skip
+    p.add_argument("attestation", help="the bundle (.intoto.jsonl)")
+    p.add_argument("--public-key", required=True, metavar="KEY", help="the signer's public key")
+    p.add_argument("--component", help="the .wasm the certificate must be about")
+    p.set_defaults(func=cmd_verify)
     from conformance.host_certify import add_parser as add_host_certify
 
     add_host_certify(sub)

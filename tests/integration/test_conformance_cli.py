@@ -40,11 +40,14 @@ def test_certify_runs_the_suite_and_exits_with_the_verdict(tmp_path: Path) -> No
     (tmp_path / "conftest.py").write_text(
         "import pytest\n\n@pytest.fixture\ndef conformance_check():\n    return None\n"
     )
+    from conformance.reporting.attestation import keygen, verify
+
+    private, public = keygen(tmp_path / "keys")
     for name, verdict in (("baseline", 0), ("info-bad-version", 1)):
         out = subprocess.run(
             [sys.executable, "-m", "conformance.cli", "certify", str(paths[name]),
-             "--level", "basic", "--report-dir", str(tmp_path / name), "--", "-q",
-             "--conformance-examples", "5"],
+             "--level", "basic", "--report-dir", str(tmp_path / name),
+             "--signing-key", str(private), "--", "-q", "--conformance-examples", "5"],
             capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False,
         )  # fmt: skip
         assert out.returncode == verdict, out.stdout[-3000:]
@@ -52,6 +55,10 @@ def test_certify_runs_the_suite_and_exits_with_the_verdict(tmp_path: Path) -> No
         result = json.loads((tmp_path / name / f"{name}.conformance.json").read_text())
         assert result["certified"] is (verdict == 0)
         assert result["integrity"]["conftests"] == [] and result["violations"] == []
+        bundle = tmp_path / name / f"{name}.intoto.jsonl"
+        assert f"signed attestation: {bundle}" in out.stdout
+        if verdict == 0:  # the certificate holds for this component, and only for it
+            assert verify(bundle, public, paths[name]).tier == "basic"
     assert "LIFE-001" in result["blocking"]
 
 
