@@ -84,6 +84,25 @@ def cmd_certify(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """``flowctl-conformance report RESULT``: every format from a stored result."""
+    from conformance.reporting.writers import Report, registry, write_all
+
+    path = Path(args.result)
+    try:
+        report = Report.from_file(path, component=Path(args.component) if args.component
+                                  else None, config=args.config)  # fmt: skip
+        written = write_all(report, Path(args.out) if args.out else path.parent, args.format,
+                            registry())  # fmt: skip
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(f"flowctl-conformance report: {exc}\n")
+        return 1
+    for name, paths in written.items():
+        for p in paths:
+            sys.stdout.write(f"{name:9} {p}\n")
+    return 0
+
+
 def cmd_keygen(args: argparse.Namespace) -> int:
     """``flowctl-conformance keygen``: an Ed25519 key pair for signing certificates."""
     from conformance.reporting.attestation import AttestationError, keygen
@@ -186,9 +205,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--public-key", required=True, metavar="KEY", help="the signer's public key")
     p.add_argument("--component", help="the .wasm the certificate must be about")
     p.set_defaults(func=cmd_verify)
+    from conformance.compare import add_parser as add_compare
     from conformance.host_certify import add_parser as add_host_certify
 
     add_host_certify(sub)
+    add_compare(sub)
+    p = sub.add_parser(
+        "report", help="write the report formats of a stored result file",
+        description="Rewrites junit, html, markdown, badge and repro (or --format ...) from "
+        "RESULT (<component>.conformance.json) into --out (default: next to RESULT).",
+    )  # fmt: skip
+    p.add_argument("result")
+    p.add_argument("--format", action="append", help="a format (repeatable; default all)")
+    p.add_argument("--out", help="directory (default: RESULT's)")
+    p.add_argument("--component", help="the component path the reproductions should name")
+    p.add_argument("--config", help="the --component-config the reproductions should name")
+    p.set_defaults(func=cmd_report)
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
     if "--" in argv:  # everything after -- goes to pytest unchanged

@@ -163,6 +163,16 @@ class Verdict:
         """Record measurements (JSON values) under this check."""
         self._node.user_properties.append((MEASURE_PROP, {self.check.id: values}))
 
+    def reproduce(self, event: Any, function: str = "process-event") -> None:
+        """Record an input that failed, for the report's reproduction (at most 5 per check)."""
+        from reference_host.jsonform import event_to_json
+
+        kept: list[dict[str, Any]] = getattr(self, "_repro", [])
+        if len(kept) < 5:
+            kept.append({"function": function, "event": event_to_json(event)})
+        self._repro = kept
+        self.measure(repro=kept)
+
 
 @pytest.fixture(scope="session")
 def conformance_settings(request: pytest.FixtureRequest) -> SuiteSettings:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import pytest
 
 from conformance import settings as s
+from conformance.checks import Tier
 from conformance.services import MODE_ENV
 from conformance.settings import SETTINGS_KEY, SuiteSettings
 
@@ -79,8 +80,12 @@ OPTIONS = (
             "certification tier asked for: basic, standard (default) or marketplace",
             "level", lambda raw, _: s.tier(raw)),
     _Option("--conformance-report-dir", "conformance_report_dir", "DIR",
-            "where the result file goes (default: ./reports)",
+            "where the result file and the reports go (default: ./reports)",
             "report_dir", lambda raw, base: base / Path(raw).expanduser()),
+    _Option("--conformance-report", "conformance_report", "FORMAT",
+            "write only these report formats into the report dir (default: all of json, junit, "
+            "html, markdown, badge, repro, plus any a plugin registers); repeatable",
+            "report_formats", lambda raw, _: s.report_format(raw), collect=tuple),
     _Option("--conformance-services", "conformance_services", "MODE",
             "PostgreSQL/Redis: auto (env URL > Docker > embedded; default), env, docker, "
             "embedded. URLs: FLOWCTL_CONFORMANCE_POSTGRES_URL, FLOWCTL_CONFORMANCE_REDIS_URL",
@@ -127,9 +132,24 @@ OPTIONS = (
 )  # fmt: skip
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Offer ``pytest_conformance_report_writers`` (:mod:`conformance.hookspecs`)."""
+    from conformance import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the options (each with its ini twin)."""
     group = parser.getgroup("flowctl-conformance", "flowctl component conformance")
+    group.addoption(
+        "--conformance-list", dest="flowctl_conformance_list", action="store_true",
+        default=False,
+        help="dry run: list the checks the chosen tier runs, which are mandatory and why, and "
+        "which do not apply remotely; run nothing",
+    )  # fmt: skip
+    parser.addini("conformance_list", "[flowctl-conformance] --conformance-list", type="bool",
+                  default=False)  # fmt: skip
     kind: Literal["linelist", "string"]
     for opt in OPTIONS:
         kind = "linelist" if opt.multiple else "string"
@@ -236,3 +256,43 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     if SETTINGS_KEY not in config.stash and _inside(collection_path, SUITE_DIR):
         return True
     return None
+
+
+def check_list(level: Tier, target: Any = None) -> str:
+    """The ``--conformance-list`` text: every check at ``level``, mandatory or not, and why."""
+    from conformance.checks import CHECKS
+
+    lines = [f"flowctl-conformance checks at tier {level.value} (nothing is run):", ""]
+    for c in CHECKS:
+        if c.mandatory_for(level):
+            role = "mandatory"
+        elif c.mandatory_from is None:
+            role = "informational"
+        else:
+            role = f"runs, mandatory from {c.mandatory_from.value}"
+        remote = target.not_applicable(c.id) if target is not None else None
+        lines.append(f"{c.id:9} {role:32} {c.title}")
+        lines.append(f"{'':9} why: {c.rationale}")
+        if remote:
+            lines.append(f"{'':9} not applicable remotely: {remote}")
+    mandatory = sum(c.mandatory_for(level) for c in CHECKS)
+    lines += ["", f"{len(CHECKS)} checks, {mandatory} mandatory at {level.value}; informational "
+              "checks never block. See conformance/CHECKS.md."]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """``--conformance-list``: print the checks of the tier and stop before anything runs."""
+    if not (config.getoption("flowctl_conformance_list") or config.getini("conformance_list")):
+        return None
+    from conformance.remote import RemoteTarget
+
+    level = _given(config, next(o for o in OPTIONS if o.field == "level")) or Tier.STANDARD
+    launch = _given(config, next(o for o in OPTIONS if o.field == "launch"))
+    endpoint = _given(config, next(o for o in OPTIONS if o.field == "processor_endpoint"))
+    target = RemoteTarget(launch, endpoint) if launch or endpoint else None
+    import sys
+
+    sys.stdout.write(check_list(level, target))
+    return 0

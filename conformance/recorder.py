@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
+import json
 import platform
 from collections import defaultdict
 from pathlib import Path
@@ -76,6 +77,8 @@ class Recorder:
         self.started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         self.result: RunResult | None = None
         self.report_path: Path | None = None
+        self.reports: dict[str, list[Path]] = {}
+        self.report_errors: list[str] = []
 
     # ------------------------------------------------------------------ the start
 
@@ -190,6 +193,28 @@ class Recorder:
             start_error=start.error if start else "the run did not start",
         )
         self.report_path = json_report.write(self.result, self.settings.report_dir)
+        self.reports = self._write_reports(self.report_path)
+
+    def _write_reports(self, result_path: Path) -> dict[str, list[Path]]:
+        """Every other format (``--conformance-report`` chooses); a writer's failure is shown."""
+        from conformance.reporting.writers import Report, registry, write_all
+
+        settings = self.settings
+        extra = self.config.hook.pytest_conformance_report_writers(config=self.config)
+        report = Report(
+            json.loads(result_path.read_text(encoding="utf-8")), result_path,
+            component=settings.component,
+            config=str(settings.component_config) if settings.component_config else None,
+            policy=str(settings.policy) if settings.policy else None,
+            level=settings.level.value,
+            invocation=tuple(str(a) for a in self.config.invocation_params.args),
+        )  # fmt: skip
+        try:
+            return write_all(report, settings.report_dir, settings.report_formats,
+                             registry(extra))  # fmt: skip
+        except (ValueError, TypeError, OSError, ImportError) as exc:
+            self.report_errors.append(f"reports not written: {exc}")
+            return {}
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -218,5 +243,10 @@ class Recorder:
         if self.settings.level.value == "marketplace":
             for cap in self.result.caps:
                 tr.write_line(f"  capped at standard: {cap['setting']} = {cap['value']}")
+        for error in self.report_errors:
+            tr.write_line(f"  {error}", red=True)
+        if self.reports:
+            written = [p.name for paths in self.reports.values() for p in paths[:1]]
+            tr.write_line(f"  reports: {', '.join(written)}")
         line = self.result.summary(str(self.report_path or ""))
         tr.write_line(line, green=self.result.certified, red=not self.result.certified, bold=True)

@@ -82,6 +82,8 @@ LAUNCH_ONLY: dict[str, str] = {
     "SBX-004": "launches the sandbox probe guests under grants of their own, which only --launch "
     "can give",
 }
+#: Idle launched hosts kept alive for reuse by a later instance with the same policy.
+MAX_IDLE_HOSTS = 3
 #: Measurements a remote run cannot take (recorded by the checks that would).
 NOT_OBSERVABLE = "not observable over the wire"
 
@@ -499,17 +501,26 @@ class RemoteComponentUnderTest(ComponentUnderTest):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._hosts: dict[str, LaunchedHost] = {}
+        self._hosts: dict[str, LaunchedHost] = {}  # least recently used first
+        self._in_use: dict[str, int] = {}
 
-    def _launched(self, policy: Policy) -> LaunchedHost:
-        """A ready host for ``policy``: a live one launched for the same policy, else a new one."""
+    def _launched(self, policy: Policy) -> tuple[str, LaunchedHost]:
+        """A ready host for ``policy``: a live one launched for the same policy, else a new one.
+
+        At most :data:`MAX_IDLE_HOSTS` idle hosts stay alive (a policy with a fresh schema or
+        namespace per instance is never reused; without the bound every instance would leave a
+        process behind until the run ends).
+        """
         key = json.dumps(policy_document(policy), sort_keys=True)
         host = self._hosts.pop(key, None)
         if host is not None and host.exited() is None:
             self._hosts[key] = host
-            return host
+            return key, host
         if host is not None:
             host.stop()
+        idle = [k for k in self._hosts if not self._in_use.get(k)]
+        for old in idle[: max(0, len(idle) - MAX_IDLE_HOSTS + 1)]:
+            self._hosts.pop(old).stop()
         host = LaunchedHost(
             self.target.launch or "", self.path, policy, self.target.ready_timeout_s
         )
@@ -519,7 +530,7 @@ class RemoteComponentUnderTest(ComponentUnderTest):
             host.stop()
             raise
         self._hosts[key] = host
-        return host
+        return key, host
 
     def close(self) -> None:
         """Stop every host this run launched."""
@@ -534,9 +545,11 @@ class RemoteComponentUnderTest(ComponentUnderTest):
         launched: LaunchedHost | None = None
         if policy.max_fuel is None and limits.max_fuel is not None:
             policy = policy.updated({"max_fuel": limits.max_fuel})  # the certification's fuel
+        key = ""
         if self.target.launch is not None:
-            launched = self._launched(policy)
+            key, launched = self._launched(policy)
             address = launched.address
+            self._in_use[key] = self._in_use.get(key, 0) + 1
         elif self.target.endpoint is not None:
             address = self.target.endpoint
         else:
@@ -550,6 +563,8 @@ class RemoteComponentUnderTest(ComponentUnderTest):
             )
         finally:
             remote.close()
+            if key:
+                self._in_use[key] -= 1
 
 
 def _server(channel: grpc.Channel, address: str) -> dict[str, Any]:

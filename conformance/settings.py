@@ -101,6 +101,7 @@ class SuiteSettings:
     launch: str | None = None
     processor_endpoint: str | None = None
     launch_timeout: float = 60.0
+    report_formats: tuple[str, ...] | None = None  # None: every format
 
     @property
     def remote(self) -> bool:
@@ -131,6 +132,17 @@ def policy_source(option: str, raw: str, base: Path | None = None) -> PolicySour
     """``FILE`` or ``FILE#PROCESSOR_ID``."""
     file, _, pid = raw.partition("#")
     return PolicySource(existing_file(option, file, base), pid or None)
+
+
+def report_format(raw: str) -> str:
+    """A ``--conformance-report`` value: a format name (checked against the registry later)."""
+    name = raw.strip().lower()
+    if not name or not name.replace("-", "").isalnum():
+        raise SettingsError(
+            f"--conformance-report {raw!r}: expected a format name (json, junit, html, "
+            "markdown, badge, repro, or one a plugin adds)"
+        )
+    return name
 
 
 def launch_template(raw: str) -> str:

@@ -13,7 +13,7 @@ if [ ! -x .venv/bin/python ]; then
     "${PYTHON:-python3}" -m venv .venv
 fi
 . .venv/bin/activate
-if ! python -c "import reference_host, componentize_py" 2>/dev/null; then
+if ! python -c "import reference_host, componentize_py, matplotlib, cryptography" 2>/dev/null; then
     python -m pip install --quiet --upgrade pip
     python -m pip install --quiet -e ".[all]"
 fi

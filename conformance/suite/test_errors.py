@@ -54,6 +54,7 @@ def test_no_well_typed_input_traps(
                 counts[got.kind] = counts.get(got.kind, 0) + 1
                 if got.kind == "trap":
                     findings.append(f"{function} trapped: {got}; the event: {_shown(event)}")
+                    conformance_check.reproduce(event, function.split("(")[0])
                 if got.kind == "limit":
                     conformance_check.not_assessed(f"stopped by a resource limit: {got}")
             if len(findings) >= 5:
@@ -103,8 +104,10 @@ def test_malformed_bodies_give_the_right_error(
             conformance_check.not_assessed(f"{event.id} was stopped by a resource limit: {got}")
         if got.kind == "trap":
             findings.append(f"{event.id}: {got}")
+            conformance_check.reproduce(event)
         elif got.kind == "err" and got.case not in GOOD_ERRORS:
             findings.append(f"{event.id}: {got}; expected processing-failed or invalid-event")
+            conformance_check.reproduce(event)
         elif got.kind == "ok":
             if twin is None:
                 findings.append(f"{event.id}: answered {got} and has no repaired twin to compare")
@@ -125,6 +128,7 @@ def test_malformed_bodies_give_the_right_error(
                     f"event with the body repaired gives {repaired}: the malformed operation was "
                     "silently dropped or altered (data loss); answer err(processing-failed)"
                 )
+                conformance_check.reproduce(event)
     conformance_check.measure(malformed=len(conformance_inputs.malformed), silent_drops=silent)
     conformance_check.expect_none(findings)
 
@@ -152,4 +156,5 @@ def test_unsupported_event_types_are_skipped_or_refused(
                 conformance_check.not_assessed(f"{event.id} was stopped by a resource limit: {got}")
             if not _unsupported_ok(got):
                 findings.append(f"unsupported {event.event_type} event {event.id}: {got}")
+                conformance_check.reproduce(event)
     conformance_check.expect_none(findings)

@@ -41,7 +41,10 @@ def test_get_info_is_well_formed(
                 "supported_event_types": [str(x) for x in info.supported_event_types],
                 "output_event_types": [str(x) for x in info.output_event_types],
                 "capabilities_required": list(info.capabilities_required),
-            }
+                "configuration_schema": info.configuration_schema,
+            },
+            "exports": list(conformance_component.report.exports),
+            "functions": dict(conformance_component.report.functions),
         }
     )
     findings = [

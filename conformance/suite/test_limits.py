@@ -9,6 +9,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,6 +68,14 @@ def _stopped_by(run: WorkloadRun, *kinds: type[BaseException]) -> list[str]:
     return [f"{run.label(ev)}: {got}" for ev, got in run.results if isinstance(got.error, kinds)]
 
 
+def _reproduce(verdict: Verdict, run: WorkloadRun, failed: Any) -> None:
+    """Record the events of the calls whose outcome ``failed`` holds."""
+    for events, got in run.results:
+        if failed(got):
+            for event in events:
+                verdict.reproduce(event, "process-event" if len(events) == 1 else "process-batch")
+
+
 @check("LIM-001")
 def test_workload_completes_within_the_certification_limits(
     workload_run: WorkloadRun,
@@ -91,6 +100,9 @@ def test_workload_completes_within_the_certification_limits(
         for ev, got in results
         if (got.kind, got.case) == ("err", "resource-exhausted")
     ]
+    exhausted = ("err", "resource-exhausted")
+    _reproduce(conformance_check, workload_run,
+               lambda got: got.failed or (got.kind, got.case) == exhausted)  # fmt: skip
     fuel = [m.fuel_used for m in calls if m.fuel_used is not None and m.outcome != "err"]
     conformance_check.measure(
         events=len(conformance_inputs.workload),
@@ -108,9 +120,9 @@ def test_no_event_runs_past_the_timeout(
     workload_run: WorkloadRun,
     conformance_check: Verdict,
 ) -> None:
-    conformance_check.expect_none(
-        _stopped_by(workload_run, errors.CallTimeoutError, errors.OutOfFuelError)
-    )
+    kinds = (errors.CallTimeoutError, errors.OutOfFuelError)
+    _reproduce(conformance_check, workload_run, lambda got: isinstance(got.error, kinds))
+    conformance_check.expect_none(_stopped_by(workload_run, *kinds))
 
 
 def _fits(

@@ -160,6 +160,7 @@ def test_output_size_is_bounded(
             got = outcome(lambda e=event: run.instance.process_event(e))
             if isinstance(got.error, Exception) and type(got.error).__name__ == "OutputLimitError":
                 findings.append(f"{event.id}: {got}")
+                conformance_check.reproduce(event)
                 break
             if got.kind == "limit":
                 conformance_check.not_assessed(f"{event.id} was stopped by a limit: {got}")

@@ -89,6 +89,8 @@ def test_single_call_throughput(
         events=len(durations), answered_err=answered_err, events_per_s=round(rate, 1),
         fuel_per_event_median=statistics.median(fuel) if fuel else NOT_OBSERVABLE,
         fuel_per_event_max=fuel_max if fuel else NOT_OBSERVABLE,
+        call_latencies_ms=[round(d * 1000, 3) for d in durations[:500]],
+        fuel_per_event_sample=fuel[:500],
     )  # fmt: skip
     findings = []
     if rate < th.single_events_per_s:
@@ -143,7 +145,7 @@ def test_batch_throughput_and_latency(
     conformance_check.measure(
         batch_size=len(batch), samples=len(latencies), answered_err=answered_err,
         events_per_s=round(rate, 1), p50_ms=round(p50, 3), p95_ms=round(p95, 3),
-        p99_ms=round(p99, 3),
+        p99_ms=round(p99, 3), batch_latencies_ms=[round(x * 1000, 3) for x in latencies],
         fuel_per_event_mean=round(statistics.mean(fuel)) if fuel else NOT_OBSERVABLE,
     )  # fmt: skip
     _fuel_observed(conformance_check, conformance_settings, fuel)

@@ -34,6 +34,10 @@ def test_wheel_ships_the_wit_and_entry_points(tmp_path: Path) -> None:
                       "sandbox-database", "sandbox-key-value"):  # fmt: skip
             assert f"conformance/probe_guests/{probe}.wat" in names
         assert "conformance/_fixtures/events/ttp_malformed_twins.jsonl" in names
+        # and what its reports and certificates need: the HTML template, the shipped schemas
+        for shipped in ("reporting/templates/report.html.j2", "reporting/attestation.schema.json",
+                        "reporting/result.schema.json", "ci/github-actions.yml"):  # fmt: skip
+            assert f"conformance/{shipped}" in names, shipped
     assert "flowctl-host = reference_host.cli:main" in entry
     assert "flowctl-conformance = conformance.cli:main" in entry
     assert "flowctl_conformance = conformance.plugin" in entry
