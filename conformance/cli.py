@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 
@@ -103,45 +103,52 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_keygen(args: argparse.Namespace) -> int:
-    """``flowctl-conformance keygen``: an Ed25519 key pair for signing certificates."""
-    from conformance.reporting.attestation import AttestationError, keygen
+def _attestation(command: str, work: Callable[[], str], failed: str = "") -> int:
+    """Run one certificate command: its line on stdout, or the reason (exit 1)."""
+    from conformance.reporting.attestation import AttestationError
 
     try:
-        private, public = keygen(Path(args.out), args.name)
+        line = work()
     except AttestationError as exc:
-        sys.stderr.write(f"flowctl-conformance keygen: {exc}\n")
+        if failed:
+            sys.stdout.write(f"{failed}: {exc}\n")
+        else:
+            sys.stderr.write(f"flowctl-conformance {command}: {exc}\n")
         return 1
-    sys.stdout.write(f"private key: {private} (keep it secret)\npublic key:  {public}\n")
+    sys.stdout.write(f"{line}\n")
     return 0
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    """``flowctl-conformance keygen``: an Ed25519 key pair for signing certificates."""
+    from conformance.reporting.attestation import keygen
+
+    def work() -> str:
+        private, public = keygen(Path(args.out), args.name)
+        return f"private key: {private} (keep it secret)\npublic key:  {public}"
+
+    return _attestation("keygen", work)
 
 
 def cmd_attest(args: argparse.Namespace) -> int:
     """``flowctl-conformance attest RESULT``: sign an existing result file."""
-    from conformance.reporting.attestation import AttestationError, attest
+    from conformance.reporting.attestation import attest
 
-    try:
-        bundle = attest(Path(args.result), Path(args.signing_key),
-                        Path(args.out) if args.out else None)  # fmt: skip
-    except AttestationError as exc:
-        sys.stderr.write(f"flowctl-conformance attest: {exc}\n")
-        return 1
-    sys.stdout.write(f"signed attestation: {bundle}\n")
-    return 0
+    out = Path(args.out) if args.out else None
+    return _attestation("attest", lambda: "signed attestation: "
+                        f"{attest(Path(args.result), Path(args.signing_key), out)}")  # fmt: skip
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """``flowctl-conformance verify ATTESTATION``: 0 only for a complete, signed certificate."""
-    from conformance.reporting.attestation import AttestationError, verify
+    from conformance.reporting.attestation import verify
 
-    try:
-        verified = verify(Path(args.attestation), Path(args.public_key),
-                          Path(args.component) if args.component else None)  # fmt: skip
-    except AttestationError as exc:
-        sys.stdout.write(f"NOT verified: {exc}\n")
-        return 1
-    sys.stdout.write(f"{verified}\n")
-    return 0
+    component = Path(args.component) if args.component else None
+    return _attestation(
+        "verify",
+        lambda: str(verify(Path(args.attestation), Path(args.public_key), component)),
+        failed="NOT verified",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

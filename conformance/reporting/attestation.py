@@ -81,30 +81,30 @@ def keygen(directory: Path, name: str = "flowctl-conformance") -> tuple[Path, Pa
     return private, public
 
 
-def _private_key(path: Path) -> Any:
+def _load_key(path: Path, *, private: bool) -> Any:
+    """An Ed25519 key from a PEM file (``keygen``'s), or :class:`AttestationError`."""
     from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric import ed25519
 
+    what = "signing key" if private else "public key"
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        data = path.read_bytes()
+        key = (serialization.load_pem_private_key(data, password=None) if private
+               else serialization.load_pem_public_key(data))  # fmt: skip
     except (OSError, ValueError, TypeError) as exc:
-        raise AttestationError(f"signing key {path}: {exc}") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise AttestationError(f"signing key {path}: not an Ed25519 key (make one with keygen)")
+        raise AttestationError(f"{what} {path}: {exc}") from None
+    wanted = ed25519.Ed25519PrivateKey if private else ed25519.Ed25519PublicKey
+    if not isinstance(key, wanted):
+        raise AttestationError(f"{what} {path}: not an Ed25519 key (make one with keygen)")
     return key
+
+
+def _private_key(path: Path) -> Any:
+    return _load_key(path, private=True)
 
 
 def _public_key(path: Path) -> Any:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    try:
-        key = serialization.load_pem_public_key(path.read_bytes())
-    except (OSError, ValueError, TypeError) as exc:
-        raise AttestationError(f"public key {path}: {exc}") from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise AttestationError(f"public key {path}: not an Ed25519 key")
-    return key
+    return _load_key(path, private=False)
 
 
 def key_id(public_key: Any) -> str:
