@@ -87,9 +87,9 @@ class LoadedComponent:
 def sniff(data: bytes, path: Path) -> None:
     """Raise the right error when ``data`` is not a WebAssembly component binary."""
     if len(data) < 8 or data[:4] != _MAGIC:
-        what = "empty" if not data else f"starts with {data[:8]!r}"
+        what = "is empty" if not data else f"starts with {data[:8]!r}"
         raise NotWasmError(
-            f"{path} is not a WebAssembly binary (file is {what}; expected the magic \\0asm). "
+            f"{path} is not a WebAssembly binary (the file {what}; expected the magic \\0asm). "
             "Pass the .wasm produced by your component build (e.g. componentize-py ... -o x.wasm), "
             "not a source, text (.wat) or archive file."
         )

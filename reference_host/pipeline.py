@@ -69,14 +69,65 @@ def parse_json_object(text: str) -> dict[str, Any]:
         data = json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants)
     except json.JSONDecodeError as exc:
         raise ValueError(f"expected a JSON object: {exc}") from exc
+    except RecursionError:
+        raise ValueError("expected a JSON object: nested too deeply to parse") from None
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object, got {type(data).__name__}")
     return data
 
 
+#: A policy or pipeline file larger than this is refused before it is parsed.
+MAX_DOCUMENT_BYTES = 8 << 20
+#: A document whose values, with every YAML alias expanded where it is used, number more than
+#: this is refused (a "billion laughs" alias bomb is a few hundred bytes).
+MAX_EXPANDED_NODES = 1_000_000
+
+
+def _expanded_nodes(data: object, source: Path) -> int:
+    """The document's size with every alias counted where it is used.
+
+    Linear time (sizes are memoised by object); a cycle (``&a [*a]``) or more than
+    :data:`MAX_EXPANDED_NODES` is refused.
+    """
+    sizes: dict[int, int] = {}
+    path: set[int] = set()
+
+    def size(value: object) -> int:
+        if not isinstance(value, (dict, list)):
+            return 1
+        key = id(value)
+        if key in sizes:
+            return sizes[key]
+        if key in path:
+            raise PolicyError(f"{source}: a YAML alias refers to itself (a cycle); remove it")
+        path.add(key)
+        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        total = 1 + sum(size(item) for item in items)
+        path.discard(key)
+        sizes[key] = total
+        if total > MAX_EXPANDED_NODES:
+            raise PolicyError(
+                f"{source}: with its YAML aliases expanded the document has more than "
+                f"{MAX_EXPANDED_NODES:,} values (an alias bomb?); write the values out"
+            )
+        return total
+
+    return size(data)
+
+
 def read_document(file: Path) -> Mapping[str, Any]:
-    """Read a policy file (strict JSON for ``*.json``, strict YAML otherwise) into a mapping."""
+    """Read a policy file (strict JSON for ``*.json``, strict YAML otherwise) into a mapping.
+
+    Hostile files are refused with a :class:`PolicyError`, in bounded time and memory: larger
+    than :data:`MAX_DOCUMENT_BYTES`, nested deeper than the parser's recursion allows, aliases
+    that expand beyond :data:`MAX_EXPANDED_NODES` values or refer to themselves.
+    """
     try:
+        if file.stat().st_size > MAX_DOCUMENT_BYTES:
+            raise PolicyError(
+                f"{file} is {file.stat().st_size:,} bytes; a policy or pipeline file may have "
+                f"at most {MAX_DOCUMENT_BYTES:,}"
+            )
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(
@@ -87,8 +138,11 @@ def read_document(file: Path) -> Mapping[str, Any]:
             data: object = parse_json_object(text)
         else:
             data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        _expanded_nodes(data, file)
     except (yaml.YAMLError, ValueError) as exc:
         raise PolicyError(f"{file} is not valid YAML/JSON: {exc}") from exc
+    except RecursionError:
+        raise PolicyError(f"{file} is nested too deeply to read; flatten it") from None
     if not isinstance(data, Mapping):
         raise PolicyError(f"{file}: expected a mapping at the top level, got {type(data).__name__}")
     return data

@@ -588,3 +588,44 @@ def test_variables_in_values_are_expanded_only_when_an_environment_is_given(tmp_
     assert "${API_KEY}" in untouched.processor_config
     with pytest.raises(PolicyError, match=r"\$\{API_KEY\} at \$\.processor_config"):
         load_policy(path, environ={})
+
+
+# --------------------------------------------------------------------------- hostile documents
+
+BOMB = "".join(
+    f"{name}: &{name} [{', '.join([f'*{prev}'] * 9) if prev else ', '.join(['lol'] * 9)}]\n"
+    for prev, name in zip(["", "a", "b", "c", "d", "e", "f", "g"], "abcdefgh", strict=True)
+) + "config: {processor_config: {x: *h}}\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "says"),
+    [
+        ("bomb.yaml", BOMB, "more than 1,000,000 values"),  # 9**8 = 43 million when expanded
+        ("cycle.yaml", "a: &a [*a]\n", "refers to itself"),
+        ("deep.yaml", "a: " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+        ("deep.json", '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+    ],
+)
+def test_a_hostile_policy_file_is_refused_in_bounded_time(
+    tmp_path: Path, name: str, text: str, says: str
+) -> None:
+    import time
+
+    from reference_host.pipeline import read_document
+
+    path = tmp_path / name
+    path.write_text(text)
+    started = time.perf_counter()
+    with pytest.raises(PolicyError, match=says):
+        read_document(path)
+    assert time.perf_counter() - started < 10  # the bomb used to run for minutes, past 1 GB
+
+
+def test_an_oversized_policy_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    from reference_host.pipeline import MAX_DOCUMENT_BYTES, read_document
+
+    path = tmp_path / "huge.yaml"
+    path.write_text("a: " + "x" * (MAX_DOCUMENT_BYTES + 1))
+    with pytest.raises(PolicyError, match="at most"):
+        read_document(path)
