@@ -592,10 +592,13 @@ def test_variables_in_values_are_expanded_only_when_an_environment_is_given(tmp_
 
 # --------------------------------------------------------------------------- hostile documents
 
-BOMB = "".join(
-    f"{name}: &{name} [{', '.join([f'*{prev}'] * 9) if prev else ', '.join(['lol'] * 9)}]\n"
-    for prev, name in zip(["", "a", "b", "c", "d", "e", "f", "g"], "abcdefgh", strict=True)
-) + "config: {processor_config: {x: *h}}\n"
+BOMB = (
+    "".join(
+        f"{name}: &{name} [{', '.join([f'*{prev}'] * 9) if prev else ', '.join(['lol'] * 9)}]\n"
+        for prev, name in zip(["", "a", "b", "c", "d", "e", "f", "g"], "abcdefgh", strict=True)
+    )
+    + "config: {processor_config: {x: *h}}\n"
+)
 
 
 @pytest.mark.parametrize(
