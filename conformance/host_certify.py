@@ -91,7 +91,7 @@ def _run(
     command = [
         sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--noconftest", "-q",
         "--component", str(component), "--launch", launch,
-        "--conformance-report-dir", str(out), *args,
+        "--conformance-report-dir", str(out), "--conformance-report", "json", *args,
     ]  # fmt: skip
     try:
         done = subprocess.run(

@@ -53,11 +53,17 @@ def run_suite(
     env: dict[str, str] | None = None,
     timeout: float = 600,
 ) -> SuiteRun:
-    """``python -m pytest --component component --conformance-report-dir report_dir *args``."""
+    """``python -m pytest --component component --conformance-report-dir report_dir *args``.
+
+    Only the JSON result is written unless ``args`` choose formats (``--conformance-report``):
+    the tests read the result; the other formats are tested on their own
+    (tests/unit/test_report_writers.py), and the HTML page's charts cost ~2 s per run.
+    """
+    formats = [] if "--conformance-report" in args else ["--conformance-report", "json"]
     argv = [
         sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--no-header",
         "-p", "no:randomly", "--component", str(component),
-        "--conformance-report-dir", str(report_dir), *args,
+        "--conformance-report-dir", str(report_dir), *formats, *args,
     ]  # fmt: skip
     proc = subprocess.run(
         argv,
