@@ -41,6 +41,12 @@ CLASSES = {
     "PERF": "throughput", "GOLD": "the output contract", "SEC": "secrets",
     "SBX": "capability sandboxing",
 }  # fmt: skip
+#: Why LIFE-008 cannot be examined over the wire for a component keeping state in a store.
+SHARED_STORE = (
+    "LIFE-008 discards an initialized instance without shutdown and initializes another on the "
+    "same store; over the wire a fresh instance is the extension's Reset, which shuts the "
+    "previous one down, and a served host's own flowctl.v1 instance shares the store"
+)
 #: The host's own exam in the suite (the probe corpus through the sandbox probe guests): run by
 #: the controls and samples, not again for every member.
 HOST_ONLY = ("SBX-004",)
@@ -126,6 +132,7 @@ def _examine(
     policy: dict[str, Any] | None = None,
     because: Mapping[str, str] | None = None,
     may_also_fail: Iterable[str] = (),
+    not_examinable: Mapping[str, str] | None = None,
 ) -> MemberResult:
     """Certify one component through the host (standard tier, the remote cap) and judge it."""
     found = MemberResult(name, kind)
@@ -141,7 +148,8 @@ def _examine(
     if isinstance(result, str):
         found.error = result
     else:
-        _judge(found, result, dict(because or {}), set(may_also_fail), RemoteTarget(launch=launch))
+        _judge(found, result, dict(because or {}), set(may_also_fail), RemoteTarget(launch=launch),
+               dict(not_examinable or {}))  # fmt: skip
     return found
 
 
@@ -172,10 +180,12 @@ def examine_member(
 
     overrides = {"execution_timeout": "0.5s"} if member.name in SPINNING else {}
     args = [] if kind == "control" else _selection(member)
+    stateful = {"obsrvr:flowctl/key-value@1.0.0", "obsrvr:flowctl/database@1.0.0"}
+    shared = {"LIFE-008": SHARED_STORE} if stateful & set(member.imports) else {}
     return _examine(
         member.name, kind, path, launch, env, timeout, args=args,
         policy=member_policy(member, overrides), because=member.because,
-        may_also_fail=member.may_also_fail,
+        may_also_fail=member.may_also_fail, not_examinable=shared,
     )  # fmt: skip
 
 
@@ -192,13 +202,14 @@ def _judge(
     because: dict[str, str],
     may_also_fail: set[str],
     target: RemoteTarget,
+    not_examinable: dict[str, str],
 ) -> None:
     outcomes = {c["id"]: c["outcome"] for c in result["checks"]}
     found.certified = bool(result.get("certified"))
     found.blocking = list(result.get("blocking") or [])
     found.passed = sorted(c for c, got in outcomes.items() if got == "passed")
     for check, fragment in because.items():
-        why = target.not_applicable(check)
+        why = target.not_applicable(check) or not_examinable.get(check)
         if why is None and "fuel" in fragment:
             why = "the manifest's reason is a fuel count, which is not observable over the wire"
         if why is not None:

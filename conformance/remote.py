@@ -374,7 +374,9 @@ class RemoteInstance:
             cls = _FAILURES.get(failure.kind, errors.GuestTrap)
             known = "" if failure.kind in _FAILURES else f" (unknown failure kind {failure.kind})"
             self.recycles += 1
-            raise cls(f"{function}: {failure.message}{known}", function=function)
+            said = failure.message if failure.message.startswith(function) else (
+                f"{function}: {failure.message}")  # fmt: skip
+            raise cls(f"{said}{known}", function=function)
         self._measure(function, started, events_in, "ok")
         return result
 
