@@ -178,7 +178,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--config", help="processor config JSON, or pipeline YAML[#processor-id]")
     p.add_argument("--policy", help="grants and limits: pipeline YAML[#id], processor block, JSON")
     p.add_argument("--level", choices=["basic", "standard", "marketplace"], help="tier (standard)")
-    p.add_argument("--report-dir", help="where the result file goes (default ./reports)")
+    p.add_argument(
+        "--report-dir",
+        "--out",
+        dest="report_dir",
+        help="where the result and every report go (default ./reports)",
+    )
     p.add_argument("--signing-key", metavar="KEY",
                    help="Ed25519 private key (keygen): sign the result as an in-toto "
                    "attestation, <component>.intoto.jsonl next to it")  # fmt: skip

@@ -68,3 +68,4 @@ def test_certify_help_explains() -> None:
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert "mandatory check" in out and "--policy" in out and "--noconftest" in out
+    assert "--out" in out and "--signing-key" in out
