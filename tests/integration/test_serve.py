@@ -730,6 +730,43 @@ def test_a_10_mb_event_is_answered_not_refused(served, transactions):
     assert drive(served, transactions[:1]).code == grpc.StatusCode.OK  # and serve goes on
 
 
+def _raw_stream(served: ServeProcess, messages: list[bytes], **options: Any) -> tuple[Any, str]:
+    """Send already-serialized messages on a Process stream: (status code, details)."""
+    channel = grpc.insecure_channel(served.target, options=list(options.items()))
+    try:
+        call = channel.stream_stream(
+            "/flowctl.v1.ProcessorService/Process",
+            request_serializer=None, response_deserializer=None,
+        )(iter(messages), timeout=60)  # fmt: skip
+        try:
+            list(call)
+        except grpc.RpcError as exc:
+            return exc.code(), str(exc.details())
+        return grpc.StatusCode.OK, ""
+    finally:
+        channel.close()
+
+
+def test_an_oversized_message_is_refused_and_serve_goes_on(served, transactions):
+    # hostile input over gRPC: past the 50 MB limit the transport refuses the message
+    event = renamed(transactions[0], "too-big")
+    event.payload = b"A" * (60 * 1024 * 1024)
+    code, details = _raw_stream(served, [event.SerializeToString()],
+                                **{"grpc.max_send_message_length": 100 << 20})  # fmt: skip
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED, (code, details)
+    assert drive(served, transactions[:1]).code == grpc.StatusCode.OK  # and serve goes on
+
+
+def test_invalid_utf8_in_a_string_field_is_refused_and_serve_goes_on(served, transactions):
+    # a proto3 string must be UTF-8; a hostile client sends raw bytes in the event id
+    marker = renamed(transactions[0], "XXXXXXXX").SerializeToString()
+    hostile = marker.replace(b"XXXXXXXX", b"\xff\xfe\xfd\xfc\xff\xfe\xfd\xfc", 1)
+    assert hostile != marker
+    code, details = _raw_stream(served, [hostile])
+    assert code != grpc.StatusCode.OK, details  # the stream is refused, not answered with junk
+    assert drive(served, transactions[:1]).code == grpc.StatusCode.OK  # and serve goes on
+
+
 def test_an_empty_stream_ends_ok(served):
     result = drive(served, [])
     assert result.code == grpc.StatusCode.OK
