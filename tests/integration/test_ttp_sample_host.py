@@ -157,7 +157,9 @@ def test_fuel_per_event_is_nearly_constant(sample: tuple[str, Sample]) -> None:
     # identical calls; WAT guests are exactly constant (tests/unit/test_processor.py).
     _cfg, s = sample
     ev = load_events("ttp_transactions.jsonl")[0]
-    for _ in range(5):
+    # three warm-up calls first: the first call of a config can do one-time work (a lazily
+    # compiled pattern, the allocator's first growth) -- once measured at +2.1 % in CI
+    for _ in range(3 + 5):
         s.proc.process_event(ev)
     fuel = [m.fuel_used or 0 for m in s.proc.measurements[-5:]]
     assert min(fuel) > 0
