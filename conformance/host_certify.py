@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import functools
 import json
 import os
 import subprocess
@@ -153,10 +154,15 @@ def _examine(
     return found
 
 
-def _tests(checks: Iterable[str]) -> list[str]:
+@functools.cache
+def _decided_by() -> dict[str, list[str]]:
     from conformance.deciders import deciding_tests
 
-    decided_by = deciding_tests()
+    return deciding_tests()  # reads the suite's sources: once per exam, not once per member
+
+
+def _tests(checks: Iterable[str]) -> list[str]:
+    decided_by = _decided_by()
     return sorted({t.split("::")[-1] for c in checks for t in decided_by.get(c, [])})
 
 

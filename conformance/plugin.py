@@ -15,6 +15,7 @@ error naming the option and the fix.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,7 +293,5 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     launch = _given(config, next(o for o in OPTIONS if o.field == "launch"))
     endpoint = _given(config, next(o for o in OPTIONS if o.field == "processor_endpoint"))
     target = RemoteTarget(launch, endpoint) if launch or endpoint else None
-    import sys
-
     sys.stdout.write(check_list(level, target))
     return 0

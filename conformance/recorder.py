@@ -201,8 +201,12 @@ class Recorder:
 
         settings = self.settings
         extra = self.config.hook.pytest_conformance_report_writers(config=self.config)
+        from conformance.reporting import json_report
+
+        assert self.result is not None
+        data = json.loads(json.dumps(json_report.to_dict(self.result), default=str))  # as written
         report = Report(
-            json.loads(result_path.read_text(encoding="utf-8")), result_path,
+            data, result_path,
             component=settings.component,
             config=str(settings.component_config) if settings.component_config else None,
             policy=str(settings.policy) if settings.policy else None,

@@ -21,7 +21,7 @@ event that gets no answer, a host that does not start, trap or go away: every on
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,8 +183,8 @@ def _database(services: Services) -> Iterator[tuple[str, Any]]:
 
 
 @contextlib.contextmanager
-def _key_value(services: Services) -> Iterator[tuple[str, Any]]:
-    """A Redis namespace holding a canary outside every probe's namespace.
+def _key_value(services: Services, namespaces: Iterable[str]) -> Iterator[tuple[str, Any]]:
+    """A Redis namespace holding a canary outside every probe's ``namespaces``.
 
     Yields (its URL, a function snapshotting the keys and values the probes could reach).
     """
@@ -195,8 +195,9 @@ def _key_value(services: Services) -> Iterator[tuple[str, Any]]:
 
         def snapshot() -> dict[Any, Any]:
             pattern = "*" if space.dedicated_db else f"{space.key('')}*"
-            keys = {*client.scan_iter(pattern), *client.scan_iter("probe:*"), canary.encode()}
-            keys |= set(client.scan_iter("te*st:*"))
+            keys = {*client.scan_iter(pattern), canary.encode()}
+            for namespace in namespaces:  # a glob: a wider set of keys, never a narrower one
+                keys |= set(client.scan_iter(f"{namespace}:*"))
             return {k: client.get(k) for k in sorted(keys)}
 
         yield space.url, snapshot
@@ -259,7 +260,11 @@ def run_corpus_through(
     failures: list[str] = []
     sent: dict[str, int] = {}
     answered: dict[str, int] = {}
-    with _database(services) as (db_url, db_snapshot), _key_value(services) as (kv_url, kv_snap):
+    namespaces = sorted({g.grant["namespace"] for g in groups if g.capability == "key-value"})
+    with (
+        _database(services) as (db_url, db_snapshot),
+        _key_value(services, namespaces) as (kv_url, kv_snap),
+    ):
         snapshots = {"database": db_snapshot, "key-value": kv_snap}
         for group in groups:
             name = "sandbox-" + group.capability.removesuffix("-client")

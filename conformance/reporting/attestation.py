@@ -126,7 +126,7 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 def sign_envelope(statement: Mapping[str, Any], private_key: Any) -> dict[str, Any]:
     """``statement`` as a DSSE envelope signed by ``private_key``."""
-    payload = json.dumps(statement, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    payload = _canonical(statement)
     signature = private_key.sign(pae(PAYLOAD_TYPE, payload))
     return {
         "payloadType": PAYLOAD_TYPE,
