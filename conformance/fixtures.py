@@ -237,10 +237,16 @@ def conformance_check(request: pytest.FixtureRequest) -> Verdict:
     if marker is None:
         raise pytest.UsageError(f"{request.node.nodeid} has no conformance_check mark")
     settings = request.config.stash[SETTINGS_KEY]
-    why = RemoteTarget.of(settings).not_applicable(marker.args[0]) if settings.remote else None
-    if why is not None:
-        pytest.skip(f"{NOT_APPLICABLE_PREFIX}remotely: {why}")
-    return Verdict(BY_ID[marker.args[0]], request.node)
+    verdict = Verdict(BY_ID[marker.args[0]], request.node)
+    if settings.remote:
+        target = RemoteTarget.of(settings)
+        why = target.not_applicable(marker.args[0])
+        if why is not None:
+            pytest.skip(f"{NOT_APPLICABLE_PREFIX}remotely: {why}")
+        unseen = target.not_assessed(marker.args[0])
+        if unseen is not None:
+            verdict.not_assessed(unseen)
+    return verdict
 
 
 @pytest.fixture

@@ -204,6 +204,10 @@ class ComponentUnderTest:
     @cached_property
     def info(self) -> t.ProcessorInfo:
         """get-info of a fresh instance linked with everything it imports (services unused)."""
+        return self.ask_info()
+
+    def ask_info(self) -> t.ProcessorInfo:
+        """Ask a fresh instance for get-info (:attr:`info` keeps the answer)."""
         grants = [names.short(i) for i in self.report.flowctl_imports if i in names.CAPABILITIES]
         data = Policy.default_for(grants).model_dump()
         data.update(unknown_imports="trap")

@@ -11,6 +11,12 @@ connection instead of a typed trap).  Manifest checks that do not run remotely
 counted as held.  The host's sandbox is examined by the controls and samples: their SBX-004 runs
 the probe corpus through the sandbox probe guests on the host (:mod:`conformance.wire_probes`).
 
+``--remote-contract flowctl.v1`` examines a host that speaks flowctl.v1 alone: only the checks
+its ``Process`` streams can decide (:data:`conformance.remote.FLOWCTL_V1_CHECKS`) run; the
+members whose manifest names none of them are listed as not examinable and not run; a control or
+sample holds when every check of that subset passed (it cannot certify: the other checks are not
+assessed).
+
 The report (``host-report.json``) gives per member what was expected and what happened, and per
 enforcement class (resource limits, typed errors and traps, the lifecycle, the output contract,
 capability sandboxing) whether the host held it.  Exit 0 only when every examined expectation
@@ -33,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance.remote import RemoteTarget
+from conformance.remote import FLOWCTL_V1_CHECKS, RemoteTarget
 
 #: What a check's failure says the host enforces.
 CLASSES = {
@@ -81,6 +87,16 @@ class MemberResult:
     passed: list[str] = field(default_factory=list)
     wall_s: float = 0.0
     error: str | None = None
+    subset_only: bool = False  # flowctl.v1 alone: a control cannot certify, its subset must pass
+
+    @property
+    def examined(self) -> bool:
+        """Something of this component was examined.
+
+        A member whose every manifest check is not examinable remotely is listed, never
+        counted as held.
+        """
+        return self.kind != "member" or bool(self.expectations) or self.error is not None
 
     @property
     def held(self) -> bool:
@@ -88,16 +104,24 @@ class MemberResult:
         if self.error is not None:
             return False
         if self.kind != "member":
+            if self.subset_only:
+                return bool(self.passed) and not self.blocking and not self.unexpected_failures
             return bool(self.certified) and not self.blocking and not self.unexpected_failures
         return all(e.held for e in self.expectations)
 
 
 def _run(
-    component: Path, launch: str, out: Path, args: list[str], env: dict[str, str], timeout: float
+    component: Path,
+    target: RemoteTarget,
+    out: Path,
+    args: list[str],
+    env: dict[str, str],
+    timeout: float,
 ) -> dict[str, Any] | str:
     command = [
         sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--noconftest", "-q",
-        "--component", str(component), "--launch", launch,
+        "--component", str(component), "--launch", target.launch or "",
+        "--remote-contract", target.contract,
         "--conformance-report-dir", str(out), "--conformance-report", "json", *args,
     ]  # fmt: skip
     try:
@@ -125,7 +149,7 @@ def _examine(
     name: str,
     kind: str,
     path: Path,
-    launch: str,
+    target: RemoteTarget,
     env: dict[str, str],
     timeout: float,
     *,
@@ -136,7 +160,7 @@ def _examine(
     not_examinable: Mapping[str, str] | None = None,
 ) -> MemberResult:
     """Certify one component through the host (standard tier, the remote cap) and judge it."""
-    found = MemberResult(name, kind)
+    found = MemberResult(name, kind, subset_only=target.flowctl_v1_only)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"host-certify-{name}-") as tmp:
         out = Path(tmp)
@@ -144,12 +168,12 @@ def _examine(
         if policy is not None:
             (out / "policy.json").write_text(json.dumps(policy), encoding="utf-8")
             extra += ["--conformance-policy", str(out / "policy.json")]
-        result = _run(path, launch, out, extra, env, timeout)
+        result = _run(path, target, out, extra, env, timeout)
     found.wall_s = round(time.monotonic() - started, 1)
     if isinstance(result, str):
         found.error = result
     else:
-        _judge(found, result, dict(because or {}), set(may_also_fail), RemoteTarget(launch=launch),
+        _judge(found, result, dict(because or {}), set(may_also_fail), target,
                dict(not_examinable or {}))  # fmt: skip
     return found
 
@@ -166,40 +190,61 @@ def _tests(checks: Iterable[str]) -> list[str]:
     return sorted({t.split("::")[-1] for c in checks for t in decided_by.get(c, [])})
 
 
-def _selection(member: Any) -> list[str]:
+def _selection(member: Any, target: RemoteTarget) -> list[str]:
     """``-k`` for a member's run.
 
     A spinning member runs only its manifest's checks (every other call would wait out the
-    host's timeout -- or, on a host without one, the suite's deadline); every other member runs
-    all checks but the host's own exam.
+    host's timeout -- or, on a host without one, the suite's deadline); over flowctl.v1 alone a
+    member runs only its manifest's checks of the subset (each fresh instance is a new
+    process); every other member runs all checks but the host's own exam.
     """
+    if target.flowctl_v1_only:
+        return ["-k", " or ".join(_tests(set(member.because) & FLOWCTL_V1_CHECKS))]
     if member.name in SPINNING:
         return ["-k", " or ".join(_tests(member.because))]
     return ["-k", " and ".join(f"not {t}" for t in _tests(HOST_ONLY))]
 
 
+def _subset(target: RemoteTarget) -> list[str]:
+    """``-k`` for a control's or sample's run: everything, or the flowctl.v1 subset."""
+    return ["-k", " or ".join(_tests(FLOWCTL_V1_CHECKS))] if target.flowctl_v1_only else []
+
+
 def examine_member(
-    member: Any, path: Path, kind: str, launch: str, env: dict[str, str], timeout: float
+    member: Any, path: Path, kind: str, target: RemoteTarget, env: dict[str, str], timeout: float
 ) -> MemberResult:
     """A zoo member / control under its manifest policy, compared with its manifest."""
     from sample_components.zoo.build import member_policy
 
     overrides = {"execution_timeout": "0.5s"} if member.name in SPINNING else {}
-    args = [] if kind == "control" else _selection(member)
     stateful = {"obsrvr:flowctl/key-value@1.0.0", "obsrvr:flowctl/database@1.0.0"}
     shared = {"LIFE-008": SHARED_STORE} if stateful & set(member.imports) else {}
+    if (
+        kind == "member"
+        and target.flowctl_v1_only
+        and not (set(member.because) & FLOWCTL_V1_CHECKS)
+    ):
+        found = MemberResult(member.name, kind, subset_only=True)
+        found.not_examinable = {c: target.not_assessed(c) or "" for c in member.because}
+        return found
+    args = _subset(target) if kind == "control" else _selection(member, target)
     return _examine(
-        member.name, kind, path, launch, env, timeout, args=args,
+        member.name, kind, path, target, env, timeout, args=args,
         policy=member_policy(member, overrides), because=member.because,
         may_also_fail=member.may_also_fail, not_examinable=shared,
     )  # fmt: skip
 
 
 def examine_sample(
-    name: str, path: Path, args: list[str], launch: str, env: dict[str, str], timeout: float
+    name: str,
+    path: Path,
+    args: list[str],
+    target: RemoteTarget,
+    env: dict[str, str],
+    timeout: float,
 ) -> MemberResult:
-    """A sample: it must certify."""
-    return _examine(name, "sample", path, launch, env, timeout, args=args)
+    """A sample: it must certify (over flowctl.v1 alone: pass the subset)."""
+    return _examine(name, "sample", path, target, env, timeout, args=[*args, *_subset(target)])
 
 
 def _judge(
@@ -211,11 +256,14 @@ def _judge(
     not_examinable: dict[str, str],
 ) -> None:
     outcomes = {c["id"]: c["outcome"] for c in result["checks"]}
+    if target.flowctl_v1_only:  # what flowctl.v1 cannot carry is not the host's failure
+        outcomes = {c: got for c, got in outcomes.items() if target.not_assessed(c) is None}
     found.certified = bool(result.get("certified"))
-    found.blocking = list(result.get("blocking") or [])
+    found.blocking = [c for c in result.get("blocking") or [] if c in outcomes]
     found.passed = sorted(c for c, got in outcomes.items() if got == "passed")
     for check, fragment in because.items():
-        why = target.not_applicable(check) or not_examinable.get(check)
+        why = target.not_applicable(check) or target.not_assessed(check)
+        why = why or not_examinable.get(check)
         if why is None and "fuel" in fragment:
             why = "the manifest's reason is a fuel count, which is not observable over the wire"
         if why is not None:
@@ -242,6 +290,7 @@ class HostReport:
     launch: str
     members: list[MemberResult]
     wall_s: float
+    contract: str = "extension"
 
     def classes(self) -> dict[str, dict[str, list[str]]]:
         """Per enforcement class: the members whose expectation held / broke."""
@@ -263,15 +312,20 @@ class HostReport:
 
     @property
     def passed(self) -> bool:
-        """Every examined member held."""
-        return all(m.held for m in self.members)
+        """Every examined member held, and something was examined."""
+        examined = [m for m in self.members if m.examined]
+        return bool(examined) and all(m.held for m in examined)
 
     def to_dict(self) -> dict[str, Any]:
         """As JSON data."""
         return {
-            "launch": self.launch, "passed": self.passed, "wall_s": self.wall_s,
+            "launch": self.launch, "contract": self.contract, "passed": self.passed,
+            "wall_s": self.wall_s,
             "classes": self.classes(),
-            "members": [{**asdict(m), "held": m.held} for m in self.members],
+            "members": [
+                {**asdict(m), "examined": m.examined, "held": m.held and m.examined}
+                for m in self.members
+            ],
         }  # fmt: skip
 
 
@@ -283,6 +337,7 @@ def host_certify(
     jobs: int = 1,
     timeout: float = 900.0,
     env: dict[str, str] | None = None,
+    contract: str = "extension",
 ) -> HostReport:
     """Run the exam (see the module docstring); ``only`` limits it to these zoo names."""
     from sample_components.zoo.build import build_zoo, load_manifest
@@ -295,11 +350,12 @@ def host_certify(
     paths = build_zoo(zoo=zoo) if chosen else {}
     controls = {c.name for c in zoo.controls}
     run_env = dict(os.environ if env is None else env)
+    target = RemoteTarget(launch=launch, contract=contract)
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [
             pool.submit(examine_member, m, paths[m.name],
-                        "control" if m.name in controls else "member", launch, run_env, timeout)
+                        "control" if m.name in controls else "member", target, run_env, timeout)
             for m in chosen
         ]  # fmt: skip
         if samples and (only is None or "ttp_processor" in only):
@@ -308,23 +364,28 @@ def host_certify(
             ttp = build_sample("ttp_processor").path
             config = REPO / "fixtures" / "configs" / "ttp.json"
             futures.append(pool.submit(examine_sample, "ttp_processor", ttp,
-                                       ["--component-config", str(config)], launch, run_env,
+                                       ["--component-config", str(config)], target, run_env,
                                        timeout))  # fmt: skip
         results = [f.result() for f in futures]
-    return HostReport(launch, results, round(time.monotonic() - started, 1))
+    return HostReport(launch, results, round(time.monotonic() - started, 1), contract)
 
 
 def summary(report: HostReport) -> str:
     """The lines the command prints."""
     lines = []
     for m in report.members:
-        mark = "held  " if m.held else "BROKEN"
+        mark = "n/a   " if not m.examined else "held  " if m.held else "BROKEN"
         shown = [
             f"{e.check} failed as expected" if e.held
             else f"{e.check} {e.outcome} (expected to fail: {e.fragment!r})"
             for e in m.expectations
         ]  # fmt: skip
-        detail = m.error or "; ".join(shown) or ("certified" if m.certified else "not certified")
+        detail = m.error or "; ".join(shown) or (
+            "not examined" if not m.examined
+            else "certified" if m.certified
+            else f"passed {', '.join(m.passed)}" if m.subset_only and m.passed
+            else "not certified"
+        )  # fmt: skip
         if m.unexpected_failures:
             detail += f"; also failed: {', '.join(sorted(m.unexpected_failures))}"
         if m.not_examinable:
@@ -334,7 +395,8 @@ def summary(report: HostReport) -> str:
         state = "held" if not entry["broken"] else f"BROKEN by {', '.join(entry['broken'][:6])}"
         lines.append(f"class {cls}: {state} ({len(entry['held'])} held)")
     verdict = "PASSED" if report.passed else "FAILED"
-    lines.append(f"host-certify: {verdict} in {report.wall_s:.0f} s ({report.launch})")
+    lines.append(f"host-certify: {verdict} in {report.wall_s:.0f} s ({report.launch}; contract "
+                 f"{report.contract})")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -348,7 +410,8 @@ def cmd_host_certify(args: argparse.Namespace) -> int:
         sys.stderr.write(f"flowctl-conformance host-certify: {exc}\n")
         return 4
     report = host_certify(launch, only=args.only or None, samples=not args.no_samples,
-                          jobs=args.jobs, timeout=args.timeout)  # fmt: skip
+                          jobs=args.jobs, timeout=args.timeout,
+                          contract=args.remote_contract)  # fmt: skip
     out = Path(args.report)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
@@ -381,6 +444,14 @@ def add_parser(sub: Any) -> None:
         help="examine only this zoo member (or ttp_processor); repeatable",
     )
     p.add_argument("--no-samples", action="store_true", help="skip the TTP sample")
+    p.add_argument(
+        "--remote-contract",
+        choices=("extension", "flowctl.v1"),
+        default="extension",
+        help="what the host speaks: flowctl.v1 plus the flowctl_host.v1 extension (default), "
+        "or flowctl.v1 alone (only the checks its Process streams decide; members whose "
+        "manifest names none are not examinable)",
+    )
     p.add_argument("--jobs", type=int, default=1, help="members examined at once (default 1)")
     p.add_argument(
         "--timeout",

@@ -130,6 +130,12 @@ OPTIONS = (
     _Option("--launch-timeout", "conformance_launch_timeout", "SECONDS",
             "how long a launched host may take to answer GetInfo (default 60)",
             "launch_timeout", lambda raw, _: s.seconds("--launch-timeout", raw)),
+    _Option("--remote-contract", "conformance_remote_contract", "CONTRACT",
+            "what the host under test speaks: extension (flowctl.v1 plus the flowctl_host.v1 "
+            "extension service; default) or flowctl.v1 (Process streams only, with --launch: "
+            "the output, determinism, golden and throughput checks run, the others are not "
+            "assessed)",
+            "remote_contract", lambda raw, _: s.remote_contract(raw)),
 )  # fmt: skip
 
 
@@ -203,6 +209,11 @@ def resolve_settings(config: pytest.Config) -> SuiteSettings | None:
             "--launch and --processor-endpoint exclude each other: the suite "
             "either starts the host under test or talks to a running one"
         )
+    if given.get("remote_contract") == "flowctl.v1" and "launch" not in given:
+        raise pytest.UsageError(
+            "--remote-contract flowctl.v1 needs --launch: flowctl.v1 has no Reset, so every "
+            "fresh instance a check needs is a new host process the suite starts"
+        )
     return SuiteSettings(**given)
 
 
@@ -272,10 +283,13 @@ def check_list(level: Tier, target: Any = None) -> str:
         else:
             role = f"runs, mandatory from {c.mandatory_from.value}"
         remote = target.not_applicable(c.id) if target is not None else None
+        unseen = target.not_assessed(c.id) if target is not None else None
         lines.append(f"{c.id:9} {role:32} {c.title}")
         lines.append(f"{'':9} why: {c.rationale}")
         if remote:
             lines.append(f"{'':9} not applicable remotely: {remote}")
+        elif unseen:
+            lines.append(f"{'':9} not assessed (a failure where mandatory): {unseen}")
     mandatory = sum(c.mandatory_for(level) for c in CHECKS)
     lines += ["", f"{len(CHECKS)} checks, {mandatory} mandatory at {level.value}; informational "
               "checks never block. See conformance/CHECKS.md."]  # fmt: skip
@@ -292,6 +306,11 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     level = _given(config, next(o for o in OPTIONS if o.field == "level")) or Tier.STANDARD
     launch = _given(config, next(o for o in OPTIONS if o.field == "launch"))
     endpoint = _given(config, next(o for o in OPTIONS if o.field == "processor_endpoint"))
-    target = RemoteTarget(launch, endpoint) if launch or endpoint else None
+    contract = _given(config, next(o for o in OPTIONS if o.field == "remote_contract"))
+    target = (
+        RemoteTarget(launch, endpoint, contract=contract or "extension")
+        if launch or endpoint
+        else None
+    )
     sys.stdout.write(check_list(level, target))
     return 0

@@ -139,7 +139,7 @@ class Recorder:
             )
         elif report.failed:
             outcome, message = Outcome.FAILED, _message(report)
-            if report.when != "call":
+            if report.when != "call" and ": not assessed: " not in message:
                 message = f"{report.when} error: {message}"
         else:
             outcome, message = Outcome.PASSED, ""

@@ -45,6 +45,7 @@ from typing import Any
 
 import grpc
 
+from conformance.config_choice import ConfigChoice
 from conformance.harness import ComponentUnderTest, ExternalState, Running
 from conformance.observe import ObservedInstance
 from conformance.outcomes import NotAssessable
@@ -59,6 +60,7 @@ from reference_host.rpc import codec
 from reference_host.rpc.gen.flowctl.v1 import processor_pb2_grpc
 from reference_host.rpc.gen.flowctl_host.v1 import extension_pb2 as ext
 from reference_host.rpc.gen.flowctl_host.v1 import extension_pb2_grpc
+from reference_host.rpc.stream import ERROR_TYPE
 
 #: Checks decided by what only an in-process host can see, with the reason.
 LOCAL_ONLY: dict[str, str] = {
@@ -82,6 +84,26 @@ LAUNCH_ONLY: dict[str, str] = {
     "SBX-004": "launches the sandbox probe guests under grants of their own, which only --launch "
     "can give",
 }
+#: What ``--remote-contract`` names: the extension service, or flowctl.v1 alone.
+CONTRACTS = ("extension", "flowctl.v1")
+#: The checks a host that speaks flowctl.v1 alone can be examined by: each needs only events in
+#: and events out of ``Process`` streams (a fresh instance is a new host process).
+FLOWCTL_V1_CHECKS = frozenset(
+    {"OUT-001", "OUT-002", "OUT-004", "DET-001", "HIST-001", "GOLD-001", "PERF-001", "PERF-002",
+     "SBX-004"}
+)  # fmt: skip
+#: Why the other checks cannot be decided over flowctl.v1 alone, by category.
+_FLOWCTL_V1_GAPS = {
+    "lifecycle": "calls get-info, validate-config, initialize, health-check or shutdown of "
+    "the WIT, which flowctl.v1 does not carry (its processor gets its configuration at start)",
+    "typed-errors": "needs the component's typed answers (processor-error cases, traps); "
+    "flowctl.v1 carries none, and a flowctl.v1 host may answer a failing event with nothing",
+    "resource-limits": "needs the host's typed limit stops (fuel, timeout, memory, stack), "
+    "which flowctl.v1 does not carry",
+    "output-contract": "compares process-batch with process-event; flowctl.v1 has one Process "
+    "stream and does not promise output order",
+    "secret-hygiene": "reads the configuration-schema of get-info, which flowctl.v1 does not carry",
+}
 #: Idle launched hosts kept alive for reuse by a later instance with the same policy.
 MAX_IDLE_HOSTS = 3
 #: Measurements a remote run cannot take (recorded by the checks that would).
@@ -95,23 +117,48 @@ class RemoteTarget:
     launch: str | None = None
     endpoint: str | None = None
     ready_timeout_s: float = 60.0
+    contract: str = "extension"
 
     @classmethod
     def of(cls, settings: SuiteSettings) -> RemoteTarget:
         """The target a run's settings name."""
-        return cls(settings.launch, settings.processor_endpoint, settings.launch_timeout)
+        return cls(
+            settings.launch, settings.processor_endpoint, settings.launch_timeout,
+            settings.remote_contract,
+        )  # fmt: skip
+
+    @property
+    def flowctl_v1_only(self) -> bool:
+        """The host under test speaks flowctl.v1 alone (no extension service)."""
+        return self.contract == "flowctl.v1"
 
     def not_applicable(self, check_id: str) -> str | None:
-        """Why ``check_id`` cannot run against this target (``None``: it runs)."""
+        """Why ``check_id`` cannot run against any remote host (``None``: it runs)."""
         if check_id in LOCAL_ONLY:
             return LOCAL_ONLY[check_id]
         if self.launch is None and check_id in LAUNCH_ONLY:
             return LAUNCH_ONLY[check_id]
         return None
 
+    def not_assessed(self, check_id: str) -> str | None:
+        """Why this host's contract cannot decide ``check_id`` (a failure where mandatory).
+
+        A host that speaks flowctl.v1 alone is examined by :data:`FLOWCTL_V1_CHECKS`; the
+        other checks are about the component's answers, which such a host does not carry --
+        not observed is not passed, so they are *not assessed* and the run certifies nothing.
+        """
+        if not self.flowctl_v1_only or check_id in FLOWCTL_V1_CHECKS:
+            return None
+        from conformance.checks import BY_ID
+
+        return (
+            f"over flowctl.v1 alone (--remote-contract flowctl.v1): "
+            f"{_FLOWCTL_V1_GAPS.get(BY_ID[check_id].category, 'needs the extension service')}"
+        )
+
     def describe(self) -> dict[str, Any]:
         """For the result file."""
-        return {"launch": self.launch, "endpoint": self.endpoint}
+        return {"launch": self.launch, "endpoint": self.endpoint, "contract": self.contract}
 
 
 class HostDown(errors.GuestTrap):
@@ -250,6 +297,18 @@ class LaunchedHost:
         return self.process.returncode
 
 
+def _exit_note(launched: LaunchedHost | None) -> str:
+    """How a launched host ended, for a call it stopped answering ("" when not launched)."""
+    if launched is None:
+        return ""
+    for _ in range(20):
+        code = launched.exited()
+        if code is not None:
+            return f"; the host process exited with code {code}: {launched.output_tail(4)}"
+        time.sleep(0.05)
+    return "; the host process is still running"
+
+
 def _empty() -> Any:
     from google.protobuf import empty_pb2
 
@@ -326,7 +385,8 @@ class RemoteInstance:
             if code is grpc.StatusCode.UNIMPLEMENTED:
                 raise NotAssessable(
                     f"the host under test does not serve flowctl_host.v1 {method} ({detail}); "
-                    "the lifecycle checks need the extension service"
+                    "the lifecycle checks need the extension service -- a host that speaks "
+                    "flowctl.v1 alone is examined with --launch ... --remote-contract flowctl.v1"
                 ) from None
             if code is grpc.StatusCode.INVALID_ARGUMENT:
                 raise NotAssessable(
@@ -340,14 +400,7 @@ class RemoteInstance:
             ) from None
 
     def _gone(self) -> str:
-        if self.launched is None:
-            return ""
-        for _ in range(20):
-            code = self.launched.exited()
-            if code is not None:
-                return f"; the host process exited with code {code}: {self.launched.output_tail(4)}"
-            time.sleep(0.05)
-        return "; the host process is still running"
+        return _exit_note(self.launched)
 
     def _measure(self, function: str, started: float, events_in: int, outcome: str) -> None:
         self.measurements.append(
@@ -464,6 +517,166 @@ class RemoteInstance:
         raise NotAssessable(f"{function} outside the lifecycle cannot be called over the wire")
 
 
+class StreamInstance:
+    """A processor instance on a host that speaks flowctl.v1 alone: each call is a stream.
+
+    flowctl.v1 has no lifecycle calls: the launched host initialized the component with the
+    policy's config when it started (``initialize`` with that config is acknowledged, any other
+    is not assessable), and a fresh instance is a new host process.  ``process-event`` is one
+    ``Process`` stream holding that event, ``process-batch`` one stream holding the batch; the
+    call's answer is everything the host sent before it ended the stream with OK, in arrival
+    order.  An error event (``type`` ``flowctl.error.v1``, the reference host's documented
+    convention) is the typed answer it names; a host that answers a failing event with nothing
+    looks like ``ok([])`` -- flowctl.v1 cannot tell, which is why the typed-error checks are not
+    assessed over it.  A stream the host ends with an error status, or does not end within the
+    deadline, is a trap (:class:`HostDown` / :class:`HostUnresponsive`).
+    """
+
+    def __init__(
+        self, address: str, limits: ResourceLimits, *, launched: LaunchedHost | None, config: str
+    ) -> None:
+        self.address = address
+        self.limits = limits
+        self.launched = launched
+        self.config = config
+        self.channel = grpc.insecure_channel(
+            address,
+            options=[("grpc.max_send_message_length", 64 << 20),
+                     ("grpc.max_receive_message_length", 64 << 20)],
+        )  # fmt: skip
+        self.stub = processor_pb2_grpc.ProcessorServiceStub(self.channel)  # type: ignore[no-untyped-call]
+        self.measurements: list[CallMeasurement] = []
+        self.context = _Context()
+        self.recycles = 0
+        self.refusals = 0
+
+    def close(self) -> None:
+        """Close the channel."""
+        self.channel.close()
+
+    def _not_carried(self, function: str) -> NotAssessable:
+        return NotAssessable(
+            f"{function} is not part of flowctl.v1 (--remote-contract flowctl.v1): the host "
+            "under test carries only Process streams"
+        )
+
+    def reset(self) -> None:
+        """Nothing: every instance of this contract is a new host process."""
+
+    def get_info(self) -> t.ProcessorInfo:
+        """Not carried by flowctl.v1."""
+        raise self._not_carried("get-info")
+
+    def validate_config(self, config: str) -> None:
+        """Not carried by flowctl.v1."""
+        raise self._not_carried("validate-config")
+
+    def health_check(self) -> t.HealthStatus:
+        """Not carried by flowctl.v1 in the WIT's terms."""
+        raise self._not_carried("health-check")
+
+    def shutdown(self) -> None:
+        """Not carried by flowctl.v1 (shutdown is a signal to the process)."""
+        raise self._not_carried("shutdown")
+
+    def call_unchecked(self, function: str, *args: Any) -> Any:
+        """Not over the wire."""
+        raise self._not_carried(function)
+
+    def initialize(self, config: str) -> None:
+        """Acknowledged for the config the host was launched with (it initialized at start)."""
+        if config != self.config:
+            raise NotAssessable(
+                "initialize with another config than the launched host's: flowctl.v1 gives a "
+                "processor its configuration only at start"
+            )
+        self.measurements.append(CallMeasurement("initialize", 0.0, None, 0, 0, "ok"))
+
+    def process_event(self, event: t.Event) -> list[t.Event]:
+        """One ``Process`` stream holding ``event``."""
+        return self._stream("process-event", [event])
+
+    def process_batch(self, events: Sequence[t.Event]) -> list[t.Event]:
+        """One ``Process`` stream holding ``events``."""
+        return self._stream("process-batch", list(events))
+
+    def answers(self, events: Sequence[t.Event]) -> list[t.Event]:
+        """Everything one ``Process`` stream holding ``events`` answered, error events too."""
+        return self._stream("process-batch", list(events), errors_as_events=True)
+
+    def _stream(
+        self, function: str, events: list[t.Event], *, errors_as_events: bool = False
+    ) -> list[t.Event]:
+        per_call = self.limits.execution_timeout_s or 30.0
+        deadline = 10.0 + 2 * per_call * max(1, len(events))
+        started = time.perf_counter()
+        try:
+            answers = list(self.stub.Process(iter([_wire(e) for e in events]), timeout=deadline))
+        except grpc.RpcError as exc:
+            code = exc.code() if hasattr(exc, "code") else None
+            detail = exc.details() if hasattr(exc, "details") else str(exc)
+            self._measure(function, started, len(events), 0, "trap")
+            if code is grpc.StatusCode.DEADLINE_EXCEEDED:
+                if self.launched is not None:
+                    self.launched.stop()
+                raise HostUnresponsive(
+                    f"{function}: the host under test did not end the Process stream within "
+                    f"{deadline:.0f} s (its policy's execution_timeout is "
+                    f"{self.limits.execution_timeout_s} s): it did not stop the call",
+                    function=function,
+                ) from None
+            if code is grpc.StatusCode.UNIMPLEMENTED:
+                raise NotAssessable(
+                    f"the host under test does not serve flowctl.v1 Process ({detail})"
+                ) from None
+            raise HostDown(
+                f"{function}: the host under test ended the Process stream with "
+                f"{code.name if code else exc}: {detail}{_exit_note(self.launched)}",
+                function=function,
+            ) from None
+        out: list[t.Event] = []
+        for message in answers:
+            if message.type == ERROR_TYPE and not errors_as_events:
+                self._measure(function, started, len(events), len(out), "err")
+                raise _error_answer(function, message)
+            try:
+                out.append(codec.decode(message))
+            except codec.DecodeError as exc:
+                self._measure(function, started, len(events), len(out), "trap")
+                raise errors.GuestTrap(
+                    f"{function}: the host answered an output event the codec cannot read: {exc}",
+                    function=function,
+                ) from None
+        self._measure(function, started, len(events), len(out), "ok")
+        return out
+
+    def _measure(self, function: str, started: float, n: int, out: int, outcome: str) -> None:
+        self.measurements.append(
+            CallMeasurement(function, time.perf_counter() - started, None, n, out, outcome)
+        )
+
+
+def _error_answer(function: str, message: Any) -> errors.GuestError:
+    """The typed error an error event (``flowctl.error.v1``) names."""
+    try:
+        body = json.loads(message.payload)
+        error = body["error"]
+        kind, text = str(error["kind"]), str(error.get("message", ""))
+    except (ValueError, KeyError, TypeError):
+        return errors.GuestTrap(
+            f"{function}: the host answered an error event it did not fill in: "
+            f"{bytes(message.payload)[:200]!r}",
+            function=function,
+        )
+    case = str(error.get("case", ""))
+    if kind == "processor-error" and case in t.ProcessorError.CASES:
+        value = None if t.ProcessorError.CASES[case] is None else text
+        return errors.ProcessorErrorResult(t.ProcessorError(case, value), function=function)
+    cls = _FAILURES.get(str(error.get("trap", "")), errors.GuestTrap)
+    said = text if text.startswith(function) else f"{function}: {text}"
+    return cls(f"{said} (error event, kind {kind})", function=function)
+
+
 def _wire(event: t.Event) -> Any:
     """``event`` as a flowctl.v1 event (the codec's table, ``reference_host.rpc.codec``).
 
@@ -505,6 +718,33 @@ class RemoteComponentUnderTest(ComponentUnderTest):
         super().__post_init__()
         self._hosts: dict[str, LaunchedHost] = {}  # least recently used first
         self._in_use: dict[str, int] = {}
+        self._local = False
+
+    # Over flowctl.v1 alone the host under test answers no get-info and no initialize: what the
+    # component declares and the config it accepts are asked of the in-process reference host
+    # (they are properties of the certified bytes); every event still goes to the host under test.
+
+    @contextlib.contextmanager
+    def _in_process(self) -> Iterator[None]:
+        self._local = True
+        try:
+            yield
+        finally:
+            self._local = False
+
+    def ask_info(self) -> t.ProcessorInfo:
+        """get-info: of the host under test, or in-process over flowctl.v1 alone."""
+        if not self.target.flowctl_v1_only:
+            return super().ask_info()
+        with self._in_process():
+            return super().ask_info()
+
+    def choose_config(self) -> ConfigChoice:
+        """The run's config: chosen by the host under test, or in-process over flowctl.v1."""
+        if not self.target.flowctl_v1_only:
+            return super().choose_config()
+        with self._in_process():
+            return super().choose_config()
 
     def _launched(self, policy: Policy) -> tuple[str, LaunchedHost]:
         """A ready host for ``policy``: a live one launched for the same policy, else a new one.
@@ -544,9 +784,17 @@ class RemoteComponentUnderTest(ComponentUnderTest):
     def _open(
         self, policy: Policy, limits: ResourceLimits, state: ExternalState, *, probing: bool = False
     ) -> Iterator[Running]:
+        if self._local:
+            with ComponentUnderTest._open(self, policy, limits, state, probing=probing) as run:
+                yield run
+            return
         launched: LaunchedHost | None = None
         if policy.max_fuel is None and limits.max_fuel is not None:
             policy = policy.updated({"max_fuel": limits.max_fuel})  # the certification's fuel
+        if self.target.flowctl_v1_only:
+            with self._fresh_process(policy, limits, probing=probing, state=state) as run:
+                yield run
+            return
         key = ""
         if self.target.launch is not None:
             key, launched = self._launched(policy)
@@ -567,6 +815,29 @@ class RemoteComponentUnderTest(ComponentUnderTest):
             remote.close()
             if key:
                 self._in_use[key] -= 1
+
+    @contextlib.contextmanager
+    def _fresh_process(
+        self, policy: Policy, limits: ResourceLimits, *, probing: bool, state: ExternalState
+    ) -> Iterator[Running]:
+        """A new host process for one instance (flowctl.v1 has no Reset); stopped after it."""
+        host = LaunchedHost(
+            self.target.launch or "", self.path, policy, self.target.ready_timeout_s
+        )
+        try:
+            host.wait_ready()
+            remote = StreamInstance(
+                host.address, limits, launched=host, config=policy.processor_config
+            )
+            try:
+                observed = ObservedInstance(remote, None if probing else self.ledger)  # type: ignore[arg-type]
+                yield RemoteRunning(
+                    observed, GrantedCapabilities(), policy, policy.processor_config, state
+                )
+            finally:
+                remote.close()
+        finally:
+            host.stop()
 
 
 def _server(channel: grpc.Channel, address: str) -> dict[str, Any]:

@@ -101,6 +101,7 @@ class SuiteSettings:
     launch: str | None = None
     processor_endpoint: str | None = None
     launch_timeout: float = 60.0
+    remote_contract: str = "extension"  # or "flowctl.v1" (conformance.remote.CONTRACTS)
     report_formats: tuple[str, ...] | None = None  # None: every format
 
     @property
@@ -164,6 +165,18 @@ def launch_template(raw: str) -> str:
             "suite gives each launched host)"
         )
     return raw
+
+
+def remote_contract(raw: str) -> str:
+    """A ``--remote-contract`` value: ``extension`` or ``flowctl.v1``."""
+    name = raw.strip().lower()
+    if name not in ("extension", "flowctl.v1"):
+        raise SettingsError(
+            f"--remote-contract {raw!r}: expected 'extension' (flowctl.v1 plus the "
+            "flowctl_host.v1 extension service, the default) or 'flowctl.v1' (a host that "
+            "serves only flowctl.v1: only the checks its Process stream can decide run)"
+        )
+    return name
 
 
 def endpoint(raw: str) -> str:

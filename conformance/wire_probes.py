@@ -225,18 +225,29 @@ def _policy(group: Group, database_url: str | None, kv_url: str | None) -> Polic
 # --------------------------------------------------------------------------- the run
 
 
-def _perform(group: Group, launch: str, component: Path, policy: Policy,
-             ready_timeout_s: float) -> tuple[dict[str, str], str | None]:  # fmt: skip
-    """Launch the host with the probe guest; its answers by event id, or why there are none."""
-    from conformance.remote import LaunchedHost, RemoteInstance
+def _perform(
+    group: Group, launch: str, component: Path, policy: Policy, ready_timeout_s: float,
+    contract: str,
+) -> tuple[dict[str, str], str | None]:  # fmt: skip
+    """Launch the host with the probe guest; its answers by event id, or why there are none.
+
+    Through the extension service, or ``Process`` streams when the host speaks flowctl.v1
+    alone (the guest answers in output events either way).
+    """
+    from conformance.remote import LaunchedHost, RemoteInstance, StreamInstance
     from reference_host.host import limits_from_policy
 
     host = LaunchedHost(launch, component, policy, ready_timeout_s)
     try:
         host.wait_ready()
-        instance = RemoteInstance(host.address, limits_from_policy(policy), launched=host)
+        limits = limits_from_policy(policy)
+        instance: RemoteInstance | StreamInstance = (
+            StreamInstance(host.address, limits, launched=host, config=policy.processor_config)
+            if contract == "flowctl.v1"
+            else RemoteInstance(host.address, limits, launched=host)
+        )
         try:
-            instance.initialize("{}")
+            instance.initialize(policy.processor_config)
             events = [p.event(i) for i, p in enumerate(group.probes)]
             answers: dict[str, str] = {}
             for start in range(0, len(events), 25):
@@ -253,7 +264,12 @@ def _perform(group: Group, launch: str, component: Path, policy: Policy,
 
 
 def run_corpus_through(
-    launch: str, services: Services, *, ready_timeout_s: float = 60.0, workdir: Path
+    launch: str,
+    services: Services,
+    *,
+    ready_timeout_s: float = 60.0,
+    workdir: Path,
+    contract: str = "extension",
 ) -> tuple[dict[str, Any], list[str]]:
     """Run the corpus through the host ``launch`` starts: (counts, every failure)."""
     groups, skipped = _groups()
@@ -272,7 +288,7 @@ def run_corpus_through(
             snap = snapshots.get(group.capability)
             before = snap() if snap else None
             policy = _policy(group, db_url, kv_url)
-            answers, why = _perform(group, launch, component, policy, ready_timeout_s)
+            answers, why = _perform(group, launch, component, policy, ready_timeout_s, contract)
             sent[group.capability] = sent.get(group.capability, 0) + len(group.probes)
             answered[group.capability] = answered.get(group.capability, 0) + len(answers)
             grant = ", ".join(f"{k}={v}" for k, v in group.grant.items())

@@ -4,7 +4,9 @@
 input event, in input order -- ``{"input-id": ID, "ok": [events]}`` or ``{"input-id": ID, "err":
 {case: value}}`` (compared per ``process-event`` call; an error is compared by its case only,
 since messages are free text) -- or plain events (compared with the output of one
-``process-batch`` over all inputs).
+``process-batch`` over all inputs).  Over the wire (``--launch``, ``--processor-endpoint``) the
+expected events are compared as flowctl.v1 carries them (``reference_host.rpc.codec``: metadata
+is a map, so its pairs come back sorted by key and a repeated key keeps its last value).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from conformance.fixtures import Verdict
 from conformance.harness import ComponentUnderTest, Running
 from conformance.outcomes import outcome
 from conformance.settings import SuiteSettings
-from reference_host.jsonform import event_to_json
+from reference_host import types as t
+from reference_host.errors import ValueConversionError
+from reference_host.jsonform import event_from_json, event_to_json
 
 check = pytest.mark.conformance_check
 
@@ -29,7 +33,26 @@ def _canon(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _per_input(run: Running, given: Path, records: list[dict[str, Any]]) -> list[str]:
+def _carried(event: t.Event, *, wire: bool) -> t.Event:
+    """``event`` as the run's transport carries it (unchanged in-process)."""
+    if not wire:
+        return event
+    from reference_host.rpc import codec
+
+    return codec.decode(codec.encode(event))
+
+
+def _carried_json(data: Any) -> Any:
+    """An expected event's JSON form as the wire carries it (as given when it is no event)."""
+    try:
+        return event_to_json(_carried(event_from_json(data), wire=True))
+    except ValueConversionError:
+        return data
+
+
+def _per_input(
+    run: Running, given: Path, records: list[dict[str, Any]], *, wire: bool
+) -> list[str]:
     events = load_events(given)
     if [r.get("input-id") for r in records] != [e.id for e in events]:
         return [f"{given.name}: the expected records do not list the input ids in input order"]
@@ -43,6 +66,8 @@ def _per_input(run: Running, given: Path, records: list[dict[str, Any]]) -> list
         else:
             actual = {"failure": str(got)}
         wanted = {k: v for k, v in record.items() if k != "input-id"}
+        if wire and isinstance(wanted.get("ok"), list):
+            wanted["ok"] = [_carried_json(o) for o in wanted["ok"]]
         if isinstance(wanted.get("err"), dict) and len(wanted["err"]) == 1:
             wanted["err"] = next(iter(wanted["err"]))
         if _canon(actual) != _canon(wanted):
@@ -52,8 +77,9 @@ def _per_input(run: Running, given: Path, records: list[dict[str, Any]]) -> list
     return findings
 
 
-def _stream(run: Running, given: Path, expected_file: Path) -> list[str]:
-    events, expected = load_events(given), load_events(expected_file)
+def _stream(run: Running, given: Path, expected_file: Path, *, wire: bool) -> list[str]:
+    events = load_events(given)
+    expected = [_carried(e, wire=wire) for e in load_events(expected_file)]
     got = outcome(lambda: run.instance.process_batch(events))
     if got.kind != "ok":
         return [f"{given.name}: process-batch gave {got}"]
@@ -86,8 +112,8 @@ def test_golden_input_gives_the_expected_output(
         records = [json.loads(line) for line in lines if line.strip()]
         with conformance_component.running() as run:
             if records and all(isinstance(r, dict) and "input-id" in r for r in records):
-                findings += _per_input(run, given, records)
+                findings += _per_input(run, given, records, wire=conformance_settings.remote)
             else:
-                findings += _stream(run, given, expected_file)
+                findings += _stream(run, given, expected_file, wire=conformance_settings.remote)
     conformance_check.measure(files=len(conformance_settings.golden))
     conformance_check.expect_none(findings)

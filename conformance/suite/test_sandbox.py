@@ -142,6 +142,7 @@ def test_host_blocks_the_probe_corpus(
         counts, failures = run_corpus_through(
             conformance_settings.launch, conformance_services,
             ready_timeout_s=conformance_settings.launch_timeout, workdir=tmp_path,
+            contract=conformance_settings.remote_contract,
         )  # fmt: skip
         conformance_check.measure(probes_through_guests=counts)
     else:

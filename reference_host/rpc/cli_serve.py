@@ -25,7 +25,8 @@ def add_parser(sub: Any) -> None:
         "serve",
         help="serve the component as a flowctl.v1 gRPC processor",
         description="Serve a processor component over gRPC with the flowctl.v1 contract "
-        "(ProcessorService) plus the flowctl_host.v1 extension service, standard gRPC health "
+        "(ProcessorService) plus the flowctl_host.v1 extension service (unless --no-extension), "
+        "standard gRPC health "
         "checking and reflection; register with flowctl's control plane when ENABLE_FLOWCTL is "
         "set; HTTP /health /ready /live /metrics on --health-port (or HEALTH_PORT). SIGTERM "
         "drains in-flight work, shuts the component down and exits 0.",
@@ -58,6 +59,13 @@ def add_parser(sub: Any) -> None:
         help="start even when initialize refuses the config: GetInfo and the "
         "extension service answer, HealthCheck is UNHEALTHY, Process streams are "
         "refused (for conformance runs, whose --launch tries many configs)",
+    )
+    p.add_argument(
+        "--no-extension",
+        action="store_true",
+        help="serve flowctl.v1 alone, without the flowctl_host.v1 extension service (its "
+        "lifecycle calls are control over the network; a conformance run then examines what "
+        "flowctl.v1 allows: --remote-contract flowctl.v1)",
     )
     p.add_argument("--cache-dir", help="compile cache (default: ~/.cache/flowctl-conformance)")
     p.add_argument("--no-cache", action="store_true", help="compile without the cache")
@@ -107,7 +115,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=port, health_port=health_port, advertise=args.advertise,
         batch_timeout_s=policy.batch_timeout if args.batch_timeout is None else args.batch_timeout,
         use_process_batch=args.process_batch, allow_refused_config=args.allow_refused_config,
-        drain_timeout_s=args.drain_timeout,
+        drain_timeout_s=args.drain_timeout, extension=not args.no_extension,
         cache_dir=None if args.no_cache else (
             Path(args.cache_dir) if args.cache_dir else default_cache_dir(env)
         ),

@@ -49,6 +49,7 @@ class ServeSettings:
     drain_timeout_s: float = 30.0
     cache_dir: Path | None = None
     allow_refused_config: bool = False
+    extension: bool = True
     control_plane: Any = None  # rpc.control_plane.ControlPlaneSettings
 
 
@@ -90,7 +91,9 @@ class Service:
         )  # fmt: skip
         Gauge("flowctl_host_streams_active", "Process streams open",
               registry=registry).set_function(lambda: self.state.streams_active)  # fmt: skip
-        self.grpc = HostServer(self.state, settings.host, settings.port)
+        self.grpc = HostServer(
+            self.state, settings.host, settings.port, extension=settings.extension
+        )
         self.state.endpoint = settings.advertise or f"{settings.host}:{self.grpc.port}"
         self.http: Any = None
         self.control_plane: Any = None

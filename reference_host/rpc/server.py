@@ -4,7 +4,8 @@ Message limits match flowctl's clients (50 MB each way, not gRPC's 4 MB default)
 ``grpc.health.v1.Health`` service reports ``SERVING`` for ``""``,
 ``flowctl.v1.ProcessorService`` and ``flowctl_host.v1.ProcessorExtensionService`` while the
 component is healthy (``NOT_SERVING`` while draining or unhealthy); reflection lists every
-service.
+service.  ``extension=False`` serves flowctl.v1 alone (``serve --no-extension``): the extension's
+lifecycle calls are control over the network that a production host may not want to offer.
 """
 
 from __future__ import annotations
@@ -32,20 +33,24 @@ OPTIONS = [
 class HostServer:
     """A started gRPC server around :class:`HostState`; :meth:`stop` ends it."""
 
-    def __init__(self, state: HostState, host: str, port: int, *, workers: int = 16) -> None:
+    def __init__(
+        self, state: HostState, host: str, port: int, *, workers: int = 16, extension: bool = True
+    ) -> None:
         self.state = state
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=OPTIONS)
-        self.extension = ExtensionServicer(state)
+        self.extension: ExtensionServicer | None = ExtensionServicer(state) if extension else None
         processor_pb2_grpc.add_ProcessorServiceServicer_to_server(  # type: ignore[no-untyped-call]
             ProcessorServicer(state), self.server
         )
-        extension_pb2_grpc.add_ProcessorExtensionServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            self.extension, self.server
-        )
+        if self.extension is not None:
+            extension_pb2_grpc.add_ProcessorExtensionServiceServicer_to_server(  # type: ignore[no-untyped-call]
+                self.extension, self.server
+            )
+        self.services = (PROCESSOR, EXTENSION) if extension else (PROCESSOR,)
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
-            (PROCESSOR, EXTENSION, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+            (*self.services, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
         )
         self.port = self.server.add_insecure_port(f"{host}:{port}")
         if self.port == 0:
@@ -66,11 +71,12 @@ class HostServer:
             if status in (pb.HEALTH_STATUS_HEALTHY, pb.HEALTH_STATUS_DEGRADED)
             else health_pb2.HealthCheckResponse.NOT_SERVING
         )
-        for name in ("", PROCESSOR, EXTENSION):
+        for name in ("", *self.services):
             self.health.set(name, serving)
         return status
 
     def stop(self, grace: float) -> None:
         """Stop taking calls, give running ones ``grace`` seconds, close the extension instance."""
         self.server.stop(grace).wait(grace + 1)
-        self.extension.close()
+        if self.extension is not None:
+            self.extension.close()

@@ -25,7 +25,7 @@ def test_every_option_is_documented_with_an_ini_twin(pytester: pytest.Pytester) 
         assert f"{opt.flag}={opt.metavar}" in text
         assert f"{opt.ini} (" in text or f"{opt.ini}:" in text or f"  {opt.ini} " in text, opt.ini
     assert len({o.ini for o in OPTIONS}) == len(OPTIONS)
-    remote = {"--launch", "--launch-timeout", "--processor-endpoint"}  # the remote mode's names
+    remote = {"--launch", "--launch-timeout", "--processor-endpoint", "--remote-contract"}
     assert all(o.flag in ("--component", *remote)
                or o.flag.startswith(("--conformance-", "--component-"))
                for o in OPTIONS)  # fmt: skip
@@ -55,6 +55,7 @@ BAD_VALUES = [
     (["--launch", "flowctl-host serve"], "*--launch 'flowctl-host serve': the command must contain {port}*"),
     (["--processor-endpoint", "localhost"], "*--processor-endpoint 'localhost': expected HOST:PORT*"),
     (["--launch-timeout", "-1"], "*--launch-timeout '-1': expected a positive number of seconds*"),
+    (["--remote-contract", "grpc"], "*--remote-contract 'grpc': expected 'extension'*'flowctl.v1'*"),
 ]  # fmt: skip
 
 
@@ -86,6 +87,16 @@ def test_launch_and_endpoint_exclude_each_other(pytester: pytest.Pytester) -> No
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--launch and --processor-endpoint exclude each other*"])
+
+
+def test_flowctl_v1_alone_needs_launch(pytester: pytest.Pytester) -> None:
+    _fake_component(pytester)
+    result = pytester.runpytest_subprocess(
+        "--component", "c.wasm", "--processor-endpoint", "127.0.0.1:1",
+        "--remote-contract", "flowctl.v1",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--remote-contract flowctl.v1 needs --launch*no Reset*"])
 
 
 @pytest.mark.parametrize(("args", "message"), BAD_VALUES)

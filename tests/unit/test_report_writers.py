@@ -159,4 +159,21 @@ def test_conformance_list_is_a_dry_run(tmp_path: Path) -> None:
     assert "checks at tier basic (nothing is run)" in out
     assert re.search(r"WIT-001\s+mandatory", out) and re.search(r"PERF-001\s+runs, mandatory", out)
     assert "not applicable remotely: decided by inspecting" in out
+    assert "not assessed" not in out
     assert not list(tmp_path.glob("reports/*"))  # nothing ran, nothing was written
+
+
+def test_conformance_list_names_what_flowctl_v1_alone_cannot_decide(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--conformance-list",
+         "--launch", "host serve {port}", "--remote-contract", "flowctl.v1"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    blocks = done.stdout.split("\n\n")[1]
+    entries = {line.split()[0]: line for line in blocks.splitlines() if not line.startswith(" ")}
+    assert set(entries) >= {"LIFE-001", "OUT-001"}
+    listing = done.stdout
+    assert re.search(r"LIFE-001 .*\n.*\n\s+not assessed \(a failure where mandatory\): over "
+                     r"flowctl.v1 alone", listing)  # fmt: skip
+    assert not re.search(r"OUT-001 .*\n.*\n\s+not assessed", listing)
