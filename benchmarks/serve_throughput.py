@@ -27,6 +27,7 @@ Printed per run:
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import threading
@@ -51,8 +52,8 @@ from tests.integration.serve_harness import (
     serve_argv,
     serve_env,
     start_serve,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 HISTOGRAM = "flowctl_host_batch_seconds"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -177,6 +178,33 @@ def measure(process: ServeProcess, label: str, parts: list[list[common_pb2.Event
     )  # fmt: skip
 
 
+def across_processes(processes: list[ServeProcess], events: int) -> dict[str, Any]:
+    """One stream per serve process at once (the output order is each stream's own): events/s."""
+    parts = [workload(events // len(processes), f"p{i}-") for i in range(len(processes))]
+    outcomes: list[Any] = [None] * len(processes)
+
+    def one(i: int) -> None:
+        try:
+            outcomes[i] = stream(processes[i], parts[i])
+        except Exception as exc:
+            outcomes[i] = exc
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(processes))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.monotonic() - started
+    for outcome in outcomes:
+        if isinstance(outcome, Exception):
+            raise outcome
+    sent = sum(len(p) for p in parts)
+    return {"label": f"process-batch, {len(processes)} serve processes, 1 stream each",
+            "events": sent, "seconds": round(seconds, 3),
+            "events_per_s": round(sent / seconds)}  # fmt: skip
+
+
 def start(mode_flags: list[str]) -> tuple[ServeProcess, ControlPlane, float, float]:
     plane = ControlPlane(servicer_class=TimedControlPlaneService)
     env = serve_env({
@@ -206,7 +234,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000, help="events per measurement")
     parser.add_argument("--repeat", type=int, default=1, help="measurements per configuration")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="serve processes for the multi-process run (0: skip it)",
+    )
+    parser.add_argument("--out", help="also write the figures as JSON to this file")
     args = parser.parse_args(argv)
+    runs: list[dict[str, Any]] = []
     one = workload(args.events, "one-")
     two = [workload(args.events // 2, "a-"), workload(args.events - args.events // 2, "b-")]
     print(f"flowctl-host serve, TTP sample, {args.events} events per run "
@@ -219,13 +255,42 @@ def main(argv: list[str] | None = None) -> int:
             stream(process, workload(200, f"warm-{mode}-"))
             for n in range(args.repeat):
                 suffix = f" #{n + 1}" if args.repeat > 1 else ""
-                print(measure(process, f"{mode}, 1 stream{suffix}", [one]).line(), flush=True)
-                print(measure(process, f"{mode}, 2 streams{suffix}", two).line(), flush=True)
+                for label, parts in (("1 stream", [one]), ("2 streams", two)):
+                    run = measure(process, f"{mode}, {label}{suffix}", parts)
+                    print(run.line(), flush=True)
+                    runs.append({"label": run.label, "events": run.events,
+                                 "seconds": round(run.seconds, 3),
+                                 "events_per_s": round(run.events / run.seconds),
+                                 "batch_p50_ms": round(run.batch_p50 * 1e3, 2),
+                                 "batch_p99_ms": round(run.batch_p99 * 1e3, 2)})  # fmt: skip
         finally:
             code = process.stop()
             plane.stop()
             if code != 0:
                 print(process.output(), file=sys.stderr)
+    if args.processes > 0:
+        started = [start(["--process-batch"]) for _ in range(args.processes)]
+        try:
+            for process, *_ in started:
+                stream(process, workload(200, "warm-multi-"))
+            multi = across_processes([p for p, *_ in started], args.events)
+            print(f"{multi['label']:34} {multi['events_per_s']:9,} ev/s  "
+                  f"{multi['seconds']:6.2f} s", flush=True)  # fmt: skip
+            runs.append(multi)
+        finally:
+            for process, plane, *_ in started:
+                process.stop()
+                plane.stop()
+    if args.out:
+        from pathlib import Path
+
+        best = max(runs, key=lambda r: r["events_per_s"]) if runs else None
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps({"runs": runs, "best": best,
+                                              "starts": [{"mode": m, "listening_s": round(a, 3),
+                                                          "healthy_s": round(b, 3)}
+                                                         for m, a, b in starts]},
+                                             indent=2) + "\n", encoding="utf-8")  # fmt: skip
     for mode, listening, healthy in starts:
         print(f"start ({mode}): spawn -> listening {listening:.3f} s, "
               f"spawn -> first HEALTHY heartbeat {healthy:.3f} s")  # fmt: skip

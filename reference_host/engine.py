@@ -12,12 +12,11 @@ Bad inputs are recognised *before* compiling, each with its own error (see
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import os
-import tempfile
 import threading
 import time
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +31,34 @@ from reference_host.errors import (
     TruncatedComponentError,
 )
 
-WASMTIME_VERSION = importlib.metadata.version("wasmtime")
+
+def _wasmtime_version() -> str:
+    """``importlib.metadata.version("wasmtime")``, read cheaply when possible.
+
+    ``importlib.metadata`` costs ~10-15 ms of imports (email, zipfile, ...) at start-up (pydantic
+    imports it anyway for a policy; ``flowctl-host inspect`` and ``import reference_host.engine``
+    need not); the ``Version:`` line of the one ``wasmtime-*.dist-info/METADATA`` next to the
+    imported package says the same.  Any other layout asks ``importlib.metadata``.
+    """
+    import wasmtime
+
+    found = list(Path(wasmtime.__file__).parent.parent.glob("wasmtime-*.dist-info/METADATA"))
+    if len(found) == 1:
+        try:
+            with found[0].open(encoding="utf-8") as fh:
+                for line in fh:
+                    if line.startswith("Version:"):
+                        return line.split(":", 1)[1].strip()
+                    if not line.strip():  # the end of the headers
+                        break
+        except OSError:
+            pass
+    import importlib.metadata
+
+    return importlib.metadata.version("wasmtime")
+
+
+WASMTIME_VERSION = _wasmtime_version()
 _MAGIC = b"\0asm"
 _CORE_VERSION = b"\x01\x00\x00\x00"
 _COMPONENT_LAYER = b"\x01\x00"
@@ -152,6 +178,15 @@ class EpochTicker:
             self._engine.increment_epoch()
 
 
+_OWNERS: weakref.WeakKeyDictionary[Engine, weakref.ref[HostEngine]] = weakref.WeakKeyDictionary()
+
+
+def host_engine_of(engine: Engine) -> HostEngine | None:
+    """The live :class:`HostEngine` that built ``engine`` (None for an engine made elsewhere)."""
+    owner = _OWNERS.get(engine)
+    return owner() if owner is not None else None
+
+
 class HostEngine:
     """A wasmtime engine + its compile cache + its epoch ticker."""
 
@@ -160,6 +195,25 @@ class HostEngine:
         self.engine = self.config.build()
         self.cache_dir = cache_dir
         self.ticker = EpochTicker(self.engine, self.config.epoch_tick_s)
+        _OWNERS[self.engine] = weakref.ref(self)
+
+    def cached_component(self, key: str, build: Callable[[], Component]) -> Component:
+        """The component cached under ``key`` (a text naming everything its code depends on).
+
+        Without a cache, or when the artifact is missing or does not load, ``build()`` makes it
+        (and a cache keeps the result).  The host's own reference component
+        (:mod:`reference_host.inspect`) is cached this way next to the components' artifacts.
+        """
+        cached = self.cache_path(hashlib.sha256(key.encode()).hexdigest())
+        if cached is not None and cached.exists():
+            try:
+                return Component.deserialize_file(self.engine, str(cached))
+            except WasmtimeError:
+                cached.unlink(missing_ok=True)  # stale or corrupt: rebuild below
+        comp = build()
+        if cached is not None:
+            self._store(comp.serialize(), cached)
+        return comp
 
     def cache_path(self, sha256: str) -> Path | None:
         """Where the artifact for a component with this hash lives (None: no cache)."""
@@ -263,6 +317,8 @@ class HostEngine:
     @staticmethod
     def _store(data: bytes | bytearray, dest: Path) -> None:
         """Write ``data`` to ``dest`` atomically; a cache we cannot write is not an error."""
+        import tempfile  # only on a cache miss, not on a warm start
+
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")

@@ -34,9 +34,7 @@ from pydantic import (
 )
 
 from reference_host import interfaces
-from reference_host.rules.http import parse_entry
 from reference_host.rules.kv import check_namespace
-from reference_host.rules.sql import OPERATIONS, parse_table_entry
 
 __all__ = [
     "INTERFACE_GRANTS",
@@ -96,7 +94,25 @@ def _checked(check: Callable[[str], object]) -> Callable[[str], str]:
     return validate
 
 
+# The URL and SQL rules (idna, pglast) are imported when an allowlist entry is validated, not
+# when the policy module is: a policy without http/database entries never loads them.
+
+
+def _parse_domain_entry(entry: str) -> object:
+    from reference_host.rules.http import parse_entry
+
+    return parse_entry(entry)
+
+
+def _parse_table_entry(entry: str) -> object:
+    from reference_host.rules.sql import parse_table_entry
+
+    return parse_table_entry(entry)
+
+
 def _upper_operation(value: str) -> str:
+    from reference_host.rules.sql import OPERATIONS
+
     op = value.strip().upper()
     if op not in OPERATIONS:
         raise ValueError(f"expected one of {', '.join(OPERATIONS)} (case-insensitive)")
@@ -105,8 +121,8 @@ def _upper_operation(value: str) -> str:
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 PositiveInt = Annotated[StrictInt, Field(ge=1)]
-DomainEntry = Annotated[StrictStr, AfterValidator(_checked(parse_entry))]
-TableEntry = Annotated[StrictStr, AfterValidator(_checked(parse_table_entry))]
+DomainEntry = Annotated[StrictStr, AfterValidator(_checked(_parse_domain_entry))]
+TableEntry = Annotated[StrictStr, AfterValidator(_checked(_parse_table_entry))]
 Operation = Annotated[StrictStr, AfterValidator(_upper_operation)]
 Namespace = Annotated[StrictStr, AfterValidator(check_namespace)]
 

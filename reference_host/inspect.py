@@ -5,12 +5,16 @@ Nothing is instantiated.  Types are compared structurally (wasmtime's type equal
 ``component new`` for the world ``flowctl-processor`` (it imports all six capabilities and exports
 ``processor``).  When a function's types differ, :func:`describe_difference` walks both types and
 names the first differing WIT type ("record `event`: field 7 `extra` is not in the WIT").
+
+Building the reference runs ``wasm-tools`` twice (~100 ms); an engine made by a
+:class:`~reference_host.engine.HostEngine` with a compile cache keeps the compiled reference
+there, keyed by the WIT files' contents and the ``wasm-tools`` binary (:func:`reference_cache_key`),
+so a warm start runs no subprocess.
 """
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
+import hashlib
 import weakref
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -88,6 +92,8 @@ class ComponentReport:
 
 
 def _run(argv: list[str]) -> None:
+    import subprocess  # only when the reference is built, not on a warm start
+
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     if proc.returncode:
         raise FlowctlHostError(f"{' '.join(argv[:3])} failed: {proc.stderr.strip()}")
@@ -100,6 +106,8 @@ def reference_component_bytes() -> bytes:
     Built once per process in a private temporary directory and kept in memory: a reference at a
     predictable shared path could be swapped for one that matches a drifted component.
     """
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="flowctl-reference-") as tmp:
         core = Path(tmp) / "core.wasm"
         comp = Path(tmp) / "ref.wasm"
@@ -112,6 +120,40 @@ def reference_component_bytes() -> bytes:
         return comp.read_bytes()
 
 
+def reference_cache_key() -> str:
+    """What the reference component depends on: our WIT's files and the wasm-tools binary.
+
+    Hashing a few kilobytes of WIT and one ``stat`` instead of running ``wasm-tools`` twice
+    (~100 ms per process) makes the compiled reference cacheable with the components' artifacts.
+    """
+    digest = hashlib.sha256(b"flowctl-reference;world=flowctl-processor")
+    root = wit_dir()
+    for path in sorted(root.rglob("*.wit")):
+        digest.update(f";{path.relative_to(root).as_posix()}=".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    tool = Path(wasm_tools()).resolve()
+    st = tool.stat()
+    digest.update(f";wasm-tools={tool}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return f"reference:{digest.hexdigest()}"
+
+
+def _reference_component(engine: Engine) -> Component:
+    """The compiled reference component: from the compile cache of the engine's HostEngine.
+
+    The cache is the per-user one that already holds the components' compiled code (trusted
+    the same way); without one (``--no-cache``, a bare engine) it is built in memory as before.
+    """
+    from reference_host.engine import host_engine_of
+
+    def build() -> Component:
+        return Component(engine, reference_component_bytes())
+
+    host = host_engine_of(engine)
+    if host is None or host.cache_dir is None:
+        return build()
+    return host.cached_component(reference_cache_key(), build)
+
+
 def _instance_items(ty: Any, engine: Engine) -> dict[str, Any]:
     return {k: v.ty for k, v in ty.exports(engine).items()}
 
@@ -120,7 +162,7 @@ class Reference:
     """Reference interface types of our WIT, for one engine."""
 
     def __init__(self, engine: Engine) -> None:
-        comp = Component(engine, reference_component_bytes())
+        comp = _reference_component(engine)
         ct = comp.type
         self.interfaces: dict[str, dict[str, Any]] = {
             name: _instance_items(ext.ty, engine) for name, ext in ct.imports(engine).items()

@@ -26,7 +26,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -54,10 +54,12 @@ from reference_host.pipeline import (
     read_document,
     select_config,
 )
-from reference_host.rules.http import UrlRules
 from reference_host.rules.kv import KeyRules, check_namespace
 from reference_host.rules.rate import RateLimiter
-from reference_host.rules.sql import SqlRules
+
+if TYPE_CHECKING:  # imported where used: idna and pglast only when http / database rules are
+    from reference_host.rules.http import UrlRules
+    from reference_host.rules.sql import SqlRules
 
 __all__ = [
     "Policy",
@@ -184,6 +186,8 @@ class Policy(FrozenModel):
 
     def url_rules(self) -> UrlRules:
         """Return the URL rules for ``capabilities.http``."""
+        from reference_host.rules.http import UrlRules
+
         return UrlRules(self.capabilities.http.allowed_domains)
 
     def rate_limiter(self, clock: Callable[[], float] | None = None) -> RateLimiter:
@@ -195,6 +199,8 @@ class Policy(FrozenModel):
 
     def sql_rules(self) -> SqlRules:
         """Return the SQL rules for ``capabilities.database``."""
+        from reference_host.rules.sql import SqlRules
+
         db = self.capabilities.database
         return SqlRules(db.allowed_tables, db.allowed_operations)
 

@@ -55,7 +55,8 @@ def start_embedded_postgres() -> PostgresService:
             while res.proc and res.proc.poll() is None and time.monotonic() < deadline:
                 with contextlib.suppress(OSError):
                     lines = (data / "postmaster.pid").read_text().splitlines()
-                    if len(lines) > 7 and lines[7].strip() == "ready":
+                    ours = lines and lines[0].strip() == str(res.proc.pid)  # not a killed one's
+                    if ours and len(lines) > 7 and lines[7].strip() == "ready":
                         return True
                 time.sleep(0.01)
             return False

@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,64 @@ class Resources:
         self.tmp, self.stop_signal = tmp, stop_signal
         self.proc: subprocess.Popen[bytes] | None = None
         self.container: Any = None
+        self._started: tuple[Any, ...] | None = None  # (what, argv, ready, popen, port)
+
+    def kill(self) -> None:
+        """SIGKILL the server's process group: a crash, no shutdown of its own.
+
+        Its worker processes die with it; :meth:`restart` after.
+        """
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=15)
+
+    def freeze(self) -> None:
+        """SIGSTOP the server and every process it forked: a hung service.
+
+        It keeps its sockets and answers nothing (PostgreSQL's backends run in sessions of their
+        own, so the whole family is stopped); :meth:`thaw` continues it.
+        """
+        self._signal_family(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT what :meth:`freeze` stopped."""
+        self._signal_family(signal.SIGCONT)
+
+    def _signal_family(self, signum: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            for pid in _family(self.proc.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signum)
+
+    def restart(self) -> None:
+        """Start the server again on the port it had (after :meth:`kill` or a stop)."""
+        if self._started is None:
+            raise ServiceUnavailableError("only a server this harness launched can be restarted")
+        what, argv, ready, popen, port = self._started
+        if self.proc is not None and self.proc.poll() is None:
+            self.stop_process()
+        assert self.tmp is not None
+        for attempt in range(50):  # the old process's port can take a moment to be free
+            log = self.tmp / f"{what}-restart-{attempt}.log"
+            with log.open("wb") as out:
+                self.proc = subprocess.Popen(
+                    argv(port), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    start_new_session=True, **popen,
+                )  # fmt: skip
+            if ready(port, log):
+                return
+            self.stop_process()
+            time.sleep(0.1)
+        raise ServiceUnavailableError(f"embedded {what} did not restart on port {port}")
 
     def stop_process(self) -> None:
         """Stop the server process (SIGKILL if ``stop_signal`` does not end it in 15 s)."""
         proc, self.proc = self.proc, None
         if proc is not None and proc.poll() is None:
+            for pid in _family(proc.pid):  # a frozen server cannot act on its stop signal
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
             proc.send_signal(self.stop_signal)
             try:
                 proc.wait(timeout=15)
@@ -82,11 +136,30 @@ class Resources:
                     **popen,
                 )
             if ready(port, log):
+                self._started = (what, argv, ready, popen, port)
                 return port
             self.stop_process()
             if bind_error not in (text := log.read_text(errors="replace")):
                 break
         raise ServiceUnavailableError(f"embedded {what} did not start:\n{text[-2000:]}")
+
+
+def _family(pid: int) -> list[int]:
+    """``pid`` and its descendants (from /proc), parents first."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stat = (entry / "stat").read_text()
+            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop(0)
+        out.append(current)
+        todo += children.get(current, [])
+    return out
 
 
 def free_port() -> int:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from conformance.services.endpoints import PostgresEndpoint, RedisEndpoint
+from conformance.services.errors import ServiceUnavailableError
 from conformance.services.isolation import (
     PRIVILEGES,
     IsolatedNamespace,
@@ -65,6 +66,30 @@ class Service:
     def work_dir(self) -> Path | None:
         """Temp dir of the embedded server (data, config, logs); removed on close."""
         return self._resources.tmp if self._resources else None
+
+    def _owned(self) -> Resources:
+        if self._resources is None or not self.owned:
+            raise ServiceUnavailableError(
+                f"{self!r} was not started by this harness: faults are injected only into "
+                "embedded servers"
+            )
+        return self._resources
+
+    def crash(self) -> None:
+        """Kill the embedded server (SIGKILL); :meth:`restart` brings it back on its port."""
+        self._owned().kill()
+
+    def restart(self) -> None:
+        """Start the embedded server again on the same port (its data kept)."""
+        self._owned().restart()
+
+    def freeze(self) -> None:
+        """Stop the embedded server (SIGSTOP, its worker processes too): a hung service."""
+        self._owned().freeze()
+
+    def thaw(self) -> None:
+        """Continue (SIGCONT) a frozen embedded server."""
+        self._owned().thaw()
 
     def close(self) -> None:
         """Stop what the harness started and remove its temp dir (idempotent)."""
@@ -133,6 +158,14 @@ class PostgresService(Service):
         self.execute(*restricted_role_statements(role, password, schema, tables, privs))
         self._roles.add(role)
         return role, password
+
+    def restart(self) -> None:
+        """Start the embedded server again; the harness's admin connection reconnects."""
+        super().restart()
+        with self._lock:
+            if self._admin is not None:
+                self._admin.close()
+            self._admin = None
 
     def drop_role(self, role: str) -> None:
         """Disconnect and drop a role made by :meth:`create_restricted_role`."""

@@ -29,7 +29,11 @@ after ``SET LOCAL statement_timeout`` = the milliseconds left (at least 1); noth
 the deadline has passed (``timeout``).  Connecting uses ``connect_timeout`` = the seconds left,
 capped at :attr:`PostgresBackend.connect_timeout`, rounded up and at least 2 (libpq's and
 psycopg's floor): a connect may overrun a shorter budget by up to 2 s, after which the guest traps
-at its own deadline.  No client-side cancel: a server that stops answering blocks the call.
+at its own deadline.  A server that stops answering altogether (hung, frozen, a network that drops
+packets) cannot enforce its own statement timeout, so a client-side watchdog (:func:`_watchdog`)
+shuts the connection's socket down :data:`WATCHDOG_GRACE_S` after the deadline: the call answers
+``timeout`` and the broken connection is dropped (the next call reconnects).  A rollback, which has
+no deadline of its own, is bounded the same way by :data:`ROLLBACK_BOUND_S`.
 
 **Transactions and connections.**  :meth:`PostgresBackend.run` wraps the statement in ``BEGIN``
 (``BEGIN READ ONLY`` for ``query``: the server refuses any write, 25006) and ``COMMIT``.
@@ -63,6 +67,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -196,6 +202,50 @@ def translate_errors(*, connecting: bool = False) -> Iterator[None]:
         raise BackendError(error_for_exception(exc, connecting=connecting)) from exc
 
 
+#: How long after a call's deadline the watchdog gives a silent server before cutting it off
+#: (the server's own statement timeout normally answers first).
+WATCHDOG_GRACE_S = 0.25
+#: The bound of a ROLLBACK (it has no deadline of its own: the host rolls back on recycle).
+ROLLBACK_BOUND_S = 2.0
+
+
+@contextlib.contextmanager
+def _watchdog(conn: psycopg.Connection[Any], deadline: float) -> Iterator[None]:
+    """Bound the block by ``deadline`` even when the server answers nothing at all.
+
+    A timer shuts the connection's socket down :data:`WATCHDOG_GRACE_S` after ``deadline``;
+    libpq's blocked read then fails, and the block raises ``timeout`` (the connection is closed:
+    never reused).
+    """
+    fired = threading.Event()
+
+    def cut() -> None:
+        fired.set()
+        with contextlib.suppress(OSError, ValueError, Exception):
+            dup = socket.socket(fileno=os.dup(conn.pgconn.socket))
+            try:
+                dup.shutdown(socket.SHUT_RDWR)
+            finally:
+                dup.close()
+
+    timer = threading.Timer(max(0.0, deadline - time.monotonic()) + WATCHDOG_GRACE_S, cut)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except BaseException:
+        if not fired.is_set():
+            raise
+        with contextlib.suppress(Exception):
+            conn.close()
+        raise BackendError(DbError("timeout")) from None
+    finally:
+        timer.cancel()
+    if fired.is_set():  # answered just as it was cut: the connection is unusable now
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
 def _set_timeout(deadline: float) -> str:
     """``SET LOCAL statement_timeout`` for what is left before ``deadline``; timeout if none."""
     ms = math.floor((deadline - time.monotonic()) * 1000)
@@ -301,7 +351,7 @@ class PostgresBackend:
         """Run one statement between ``BEGIN [READ ONLY]`` and ``COMMIT``."""
         conn = self._acquire(deadline)
         try:
-            with translate_errors():
+            with _watchdog(conn, deadline), translate_errors():
                 begin = "BEGIN READ ONLY" if read_only else "BEGIN"
                 conn.execute(f"{begin}; {_set_timeout(deadline)}")
                 result = _execute(conn, sql, params, self.max_rows)
@@ -314,7 +364,7 @@ class PostgresBackend:
         """Begin a transaction on a dedicated connection."""
         conn = self._acquire(deadline)
         try:
-            with translate_errors():
+            with _watchdog(conn, deadline), translate_errors():
                 conn.execute("BEGIN")
         except BaseException:
             self._release(conn)
@@ -373,7 +423,8 @@ class PostgresBackend:
             self._busy.discard(conn)
         try:
             if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
-                conn.execute("ROLLBACK")
+                with _watchdog(conn, time.monotonic() + ROLLBACK_BOUND_S):
+                    conn.execute("ROLLBACK")
             keep = not (conn.closed or conn.broken) and (
                 conn.info.transaction_status == TransactionStatus.IDLE
             )
@@ -407,7 +458,7 @@ class PostgresTransaction:
     def run(self, sql: str, params: Sequence[str], *, deadline: float) -> QueryResult:
         """Run one statement in this transaction, bounded by ``deadline``."""
         conn = self._live()
-        with translate_errors():
+        with _watchdog(conn, deadline), translate_errors():
             conn.execute(_set_timeout(deadline))
             return _execute(conn, sql, params, self._backend.max_rows)
 
@@ -415,7 +466,7 @@ class PostgresTransaction:
         """Commit; the transaction ends rolled back if the commit cannot happen."""
         conn = self._live()
         try:
-            with translate_errors():
+            with _watchdog(conn, deadline), translate_errors():
                 _commit(conn, deadline)
         finally:
             self._finish()
@@ -424,7 +475,7 @@ class PostgresTransaction:
         """Roll back and end the transaction."""
         conn = self._live()
         try:
-            with translate_errors():
+            with _watchdog(conn, time.monotonic() + ROLLBACK_BOUND_S), translate_errors():
                 conn.execute("ROLLBACK")
         finally:
             self._finish()

@@ -68,6 +68,32 @@ class _Hist:
 SeriesKey = tuple[tuple[str, str], ...]
 
 
+class _PrivateRegistry:
+    """The ``registry`` field: given, or a private ``CollectorRegistry`` made on first read.
+
+    A data descriptor as the dataclass default (its class-level value is ``None``, the field's
+    default): prometheus-client (~15 ms of imports) is only loaded when someone reads the
+    metrics, not for every instance that merely records them (``flowctl-host run``).
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._slot = f"_{name}_value"
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        if obj is None:
+            return None
+        registry = obj.__dict__.get(self._slot)
+        if registry is None:
+            from prometheus_client import CollectorRegistry
+
+            registry = obj.__dict__[self._slot] = CollectorRegistry(auto_describe=False)
+            registry.register(obj)
+        return registry
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self._slot] = value
+
+
 @dataclass(eq=False)
 class MetricsCapability:
     """Serves the metrics interface for one component and collects its series."""
@@ -80,14 +106,7 @@ class MetricsCapability:
     histograms: dict[str, dict[SeriesKey, _Hist]] = field(default_factory=dict)
     dropped: Counter[str] = field(default_factory=Counter)
     calls: Counter[str] = field(default_factory=Counter)
-    registry: Any = None
-
-    def __post_init__(self) -> None:
-        if self.registry is None:
-            from prometheus_client import CollectorRegistry
-
-            self.registry = CollectorRegistry(auto_describe=False)
-            self.registry.register(self)
+    registry: Any = _PrivateRegistry()
 
     @property
     def series(self) -> int:

@@ -11,10 +11,15 @@ by :func:`expected_error_case` -- the one place where decision codes meet WIT er
 
 from __future__ import annotations
 
-from reference_host.rules.http import HttpCode, UrlDecision, UrlRules
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from reference_host.rules.kv import KeyDecision, KeyRules, KvCode
 from reference_host.rules.rate import RateLimiter, effective_timeout
-from reference_host.rules.sql import SqlCode, SqlDecision, SqlRules, kind_for_function
+
+if TYPE_CHECKING:
+    from reference_host.rules.http import HttpCode, UrlDecision, UrlRules
+    from reference_host.rules.sql import SqlCode, SqlDecision, SqlRules, kind_for_function
 
 __all__ = [
     "HttpCode",
@@ -32,22 +37,37 @@ __all__ = [
     "kind_for_function",
 ]
 
-_HTTP_CASES = {HttpCode.MALFORMED: "invalid-url"}
-_SQL_INVALID = frozenset(
-    {
-        SqlCode.PARSE_ERROR,
-        SqlCode.EMPTY,
-        SqlCode.MULTIPLE_STATEMENTS,
-        SqlCode.WRONG_FUNCTION,
-        SqlCode.PARAM_MISMATCH,
-    }
-)
+# The URL rules (idna) and the SQL rules (pglast) are imported on first use of one of their
+# names: ``reference_host.rules.names`` (metrics, logging) must not pay for a SQL parser.
+_LAZY = {
+    "HttpCode": "http",
+    "UrlDecision": "http",
+    "UrlRules": "http",
+    "SqlCode": "sql",
+    "SqlDecision": "sql",
+    "SqlRules": "sql",
+    "kind_for_function": "sql",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # resolved once
+    return value
+
+
 _KV_CASES = {
     KvCode.NAMESPACE_ESCAPE: "permission-denied",
     KvCode.VALUE_TOO_LARGE: "storage-full",
     KvCode.STORAGE_FULL: "storage-full",
     KvCode.OVERFLOW: "unknown-error",
 }
+_SQL_INVALID_NAMES = frozenset(
+    {"PARSE_ERROR", "EMPTY", "MULTIPLE_STATEMENTS", "WRONG_FUNCTION", "PARAM_MISMATCH"}
+)
 
 
 def expected_error_case(decision: UrlDecision | SqlDecision | KeyDecision) -> str | None:
@@ -63,8 +83,15 @@ def expected_error_case(decision: UrlDecision | SqlDecision | KeyDecision) -> st
     """
     if decision.allowed:
         return None
+    if isinstance(decision, KeyDecision):
+        return _KV_CASES.get(decision.code, "invalid-key")
+    from reference_host.rules.http import HttpCode, UrlDecision
+
     if isinstance(decision, UrlDecision):
-        return _HTTP_CASES.get(decision.code, "forbidden")
+        return "invalid-url" if decision.code == HttpCode.MALFORMED else "forbidden"
+    from reference_host.rules.sql import SqlCode, SqlDecision
+
     if isinstance(decision, SqlDecision):
-        return "invalid-query" if decision.code in _SQL_INVALID else "permission-denied"
+        invalid = {SqlCode[n] for n in _SQL_INVALID_NAMES}
+        return "invalid-query" if decision.code in invalid else "permission-denied"
     return _KV_CASES.get(decision.code, "invalid-key")

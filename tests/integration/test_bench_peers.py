@@ -1,0 +1,89 @@
+"""Smoke test of the peer benchmarks: ``python -m benchmarks.peers --quick`` runs and agrees.
+
+Runs the quick benchmark in a subprocess (< 60 s), then checks that the JSON report is complete,
+that jco's echo outputs equal ours (a third, independent canonical-ABI implementation), and that
+no *gross* ratio regression happened.  The machine is noisy and shared, so there are no tight
+timing thresholds: only ratios an order of magnitude away from the measured ones fail.
+
+Run: python -m pytest tests/integration/test_bench_peers.py -p no:xdist
+Needs Node and npm (the first run does ``npm ci`` in benchmarks/jco, needing the npm registry);
+without them the jco assertions are skipped, the rest still runs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BATCHES = ("1", "10", "100", "1000")
+GUESTS = ("echo", "noop")
+IMPORT_KINDS = ("log", "metric", "config")
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+
+
+@pytest.mark.slow
+def test_peers_quick(tmp_path: Path) -> None:
+    out = tmp_path / "peers.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.peers", "--quick", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(out.read_text(encoding="utf-8"))
+    for key in ("environment", "conversion", "single_call", "import_call", "notes"):
+        assert key in report, key
+    assert report["environment"]["wasmtime_py"]
+    have_jco = report["environment"]["jco"] is not None
+    if not have_jco:
+        assert any("jco columns are null" in n for n in report["notes"]), report["notes"]
+    node_missing = shutil.which("node") is None or shutil.which("npm") is None
+
+    def check_row(row: dict[str, Any], cols: tuple[str, ...]) -> None:
+        for col in cols:
+            assert _number(row[col]), (col, row)
+        if have_jco:
+            assert _number(row["jco_us"]), row
+        else:
+            assert row["jco_us"] is None, row
+
+    for guest in GUESTS:
+        assert set(report["conversion"][guest]) == set(BATCHES)
+        for b in BATCHES:
+            check_row(report["conversion"][guest][b], ("ours_us", "stock_us", "floor_us"))
+        check_row(report["single_call"][guest], ("ours_us", "stock_us", "floor_us"))
+    for kind in IMPORT_KINDS:
+        check_row(report["import_call"][kind], ("ours_us", "ours_trivial_us", "stock_us"))
+        assert set(report["import_calls_per_event"][kind].values()) == {1}, report[
+            "import_calls_per_event"
+        ]
+
+    if have_jco:
+        assert report["jco_outputs_equal"] is True, report["jco_first_difference"]
+    elif not node_missing:
+        pytest.fail(f"node and npm are installed but jco did not run: {report['notes']}")
+
+    # gross regressions only.  Measured on a shared 2-CPU machine at batch 100: stock/ours
+    # 50-80x, ours/jco 4-7x, single figures up to 2x apart between runs under load; so ours
+    # slower than stock, or more than 15x jco, means something broke -- not noise.
+    for guest in GUESTS:
+        row = report["conversion"][guest]["100"]
+        assert row["ours_us"] < row["stock_us"], (guest, row)
+        if have_jco:
+            assert row["ours_us"] < 15 * row["jco_us"], (guest, row)
+    for kind in IMPORT_KINDS:
+        row = report["import_call"][kind]
+        assert row["ours_us"] < row["stock_us"], (kind, row)

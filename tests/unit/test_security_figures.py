@@ -1,0 +1,18 @@
+"""SECURITY.md's figures are the rendering of the committed run outputs, never typed by hand."""
+
+from __future__ import annotations
+
+from benchmarks.security_figures import BEGIN, END, SECURITY, current, render
+
+
+def test_security_md_matches_the_reports() -> None:
+    text = SECURITY.read_text(encoding="utf-8")
+    assert text[text.index(BEGIN) : text.index(END) + len(END)] == current(), (
+        "run: python -m benchmarks.security_figures"
+    )
+
+
+def test_missing_reports_say_not_measured() -> None:
+    block = render(None, None, None, {"sql": 3})
+    assert block.count("not measured") == 3
+    assert "3 probes" in block
