@@ -346,7 +346,8 @@ def http_rows(server: _Server) -> list[Row]:
 # --------------------------------------------------------------------------- the pipeline
 
 
-def _balances(events: list[t.Event]) -> dict[tuple[str, str], Decimal]:
+def balances(events: list[t.Event]) -> dict[tuple[str, str], Decimal]:
+    """Per (account, asset): the account-balance sample's balances, computed independently."""
     out: dict[tuple[str, str], Decimal] = {}
     for ev in events:
         tt = ev.data
@@ -422,7 +423,7 @@ def pipeline_run(pg: Any, rd: Any, *, events_n: int = 60) -> dict[str, Any]:
                 f'SELECT account, asset, amount FROM "{schema.name}".balances'
             ).fetchall()
     held_db = {(a, s): Decimal(v) for a, s, v in rows if Decimal(v) != 0} == {
-        k: v for k, v in _balances(ok_events).items() if v != 0
+        k: v for k, v in balances(ok_events).items() if v != 0
     }
     during = [answers[e.id] for e in events[crash_at:back_at]]
     after = [answers[e.id] for e in events[back_at + 1 :]]

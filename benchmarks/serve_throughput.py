@@ -147,14 +147,15 @@ def stream(process: ServeProcess, events: list[common_pb2.Event]) -> tuple[float
     return time.monotonic() - started, rtts
 
 
-def measure(process: ServeProcess, label: str, parts: list[list[common_pb2.Event]]) -> Run:
-    url = process.health_url + "/metrics"
-    before = scrape(url)
+def concurrently(
+    processes: list[ServeProcess], parts: list[list[common_pb2.Event]]
+) -> tuple[float, list[tuple[float, list[float]]]]:
+    """One stream per part at once (part i to processes[i]); wall seconds and each outcome."""
     outcomes: list[Any] = [None] * len(parts)
 
     def one(i: int) -> None:
         try:
-            outcomes[i] = stream(process, parts[i])
+            outcomes[i] = stream(processes[i], parts[i])
         except Exception as exc:
             outcomes[i] = exc
 
@@ -168,6 +169,13 @@ def measure(process: ServeProcess, label: str, parts: list[list[common_pb2.Event
     for outcome in outcomes:
         if isinstance(outcome, Exception):
             raise outcome
+    return seconds, outcomes
+
+
+def measure(process: ServeProcess, label: str, parts: list[list[common_pb2.Event]]) -> Run:
+    url = process.health_url + "/metrics"
+    before = scrape(url)
+    seconds, outcomes = concurrently([process] * len(parts), parts)
     after = scrape(url)
     count = value(after, f"{HISTOGRAM}_count") - value(before, f"{HISTOGRAM}_count")
     total = value(after, f"{HISTOGRAM}_sum") - value(before, f"{HISTOGRAM}_sum")
@@ -181,24 +189,7 @@ def measure(process: ServeProcess, label: str, parts: list[list[common_pb2.Event
 def across_processes(processes: list[ServeProcess], events: int) -> dict[str, Any]:
     """One stream per serve process at once (the output order is each stream's own): events/s."""
     parts = [workload(events // len(processes), f"p{i}-") for i in range(len(processes))]
-    outcomes: list[Any] = [None] * len(processes)
-
-    def one(i: int) -> None:
-        try:
-            outcomes[i] = stream(processes[i], parts[i])
-        except Exception as exc:
-            outcomes[i] = exc
-
-    started = time.monotonic()
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(processes))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    seconds = time.monotonic() - started
-    for outcome in outcomes:
-        if isinstance(outcome, Exception):
-            raise outcome
+    seconds, _outcomes = concurrently(processes, parts)
     sent = sum(len(p) for p in parts)
     return {"label": f"process-batch, {len(processes)} serve processes, 1 stream each",
             "events": sent, "seconds": round(seconds, 3),

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from benchmarks.fault_matrix import balances
 from conformance.services import start_postgres, start_redis
 from reference_host import types as t
 from reference_host.capabilities.key_value import KeyValueCapability
@@ -129,18 +130,7 @@ def deployed(
 
 
 def expected_balances() -> dict[tuple[str, str], Decimal]:
-    out: dict[tuple[str, str], Decimal] = {}
-    for ev in EVENTS:
-        tt = ev.data
-        assert isinstance(tt, t.TokenTransfer)
-        a = tt.asset
-        asset = (
-            "native" if a.asset_type is t.AssetType.NATIVE else f"{a.asset_code}:{a.asset_issuer}"
-        )
-        amount = Decimal(tt.amount)
-        out[(tt.from_, asset)] = out.get((tt.from_, asset), Decimal(0)) - amount
-        out[(tt.to, asset)] = out.get((tt.to, asset), Decimal(0)) + amount
-    return out
+    return balances(EVENTS)
 
 
 def test_balances_cache_and_prices_on_real_services(deployed: Any) -> None:

@@ -40,13 +40,16 @@ def test_our_host_passes_what_flowctl_v1_allows_and_is_not_certified(
     run = run_suite(
         ttp, tmp_path, "--component-config", TTP_CONFIG, "--conformance-golden", GOLDEN,
         "--launch", f"flowctl-host {SERVE}", *V1,
+        # each batch is a stream on a new instance of the served component: on CI's loaded
+        # 2 cores that is ~500 events/s, at the default threshold; the rate is not this test's
+        "--conformance-threshold", "batch-events-per-s=100",
     )  # fmt: skip
     assert run.result is not None, run.output[-4000:]
     for check in sorted(FLOWCTL_V1_CHECKS):
         assert run.outcome(check) == "passed", (check, run.messages(check))
     sandbox = next(c for c in run.result["checks"] if c["id"] == "SBX-004")
     assert sandbox["measurements"]["probes_through_guests"]["answered"]["database"] > 0
-    for check in ("LIFE-001", "ERR-001", "LIM-002", "OUT-003", "SEC-002"):
+    for check in ("LIFE-001", "ERR-001", "LIM-002", "OUT-003", "SEC-002", "PERF-001"):
         assert run.outcome(check) == "failed", check
         assert "not assessed: over flowctl.v1 alone" in run.messages(check)[0]
     for check in LOCAL_ONLY:
