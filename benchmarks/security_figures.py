@@ -97,12 +97,19 @@ def render(faults: Any, storm: Any, soak: Any, probes: dict[str, int]) -> str:
     if soak is None:
         lines.append("**Soak**: not measured (no `reports/soak.json`).")
     else:
+        f = soak["flood"]
         lines.append(f"**Soak**: {soak['events']:,} events through `flowctl-host serve` with the "
                      f"TTP sample on {soak['streams']} concurrent streams in {soak['seconds']:,.0f}"
                      f" s ({soak['events_per_s']:,.0f} events/s): {soak['received']:,} received ="
-                     f" {soak['ok']:,} ok + {soak['failed']:,} failed (lost: {soak['lost']}); RSS "
-                     f"{soak['rss_after_warmup_mb']:.1f} MB after warm-up, {soak['rss_end_mb']:.1f}"
-                     f" MB at the end ({soak['rss_growth_pct']:+.1f} %; bound < 5 %).")  # fmt: skip
+                     f" {soak['ok']:,} ok + {soak['failed']:,} failed (lost: {soak['lost']}). "
+                     f"RSS while streaming: {soak['rss_after_warmup_mb']:.1f} MB after warm-up "
+                     f"(median, events 10-20 %), {soak['rss_end_mb']:.1f} MB at the end (median, "
+                     f"last 10 %): {soak['rss_growth_pct']:+.1f} % (bound < 5 %); peak "
+                     f"{soak['rss_peak_mb']:.1f} MB, {soak['rss_after_close_mb']:.1f} MB once the "
+                     f"streams closed. Flood: a client sending {f['events']:,} events without "
+                     f"reading got {f['sent_while_not_reading']:,} sent in 3 s before flow "
+                     f"control held it ({f['host_processed_while_not_reading']:,} processed, RSS "
+                     f"{f['rss_before_mb']} -> {f['rss_during_mb']} MB).")  # fmt: skip
     lines.append(END)
     return "\n".join(lines)
 
