@@ -308,8 +308,18 @@ class HostEngine:
                     f"{msg.splitlines()[0]}. The file was probably cut short during copy or "
                     "download; rebuild or re-copy it."
                 ) from None
+            lines = [line.strip() for line in msg.splitlines() if line.strip()]
+            causes = [line for line in lines[1:] if line != "Caused by:"]
+            said = lines[0] if lines else "no reason given"
+            said += f" ({'; '.join(c[:300] for c in causes[:3])})" if causes else ""
+            if any("exceeds limit" in c or "too deep" in c or "too many" in c for c in causes):
+                raise CompileError(
+                    f"wasmtime {WASMTIME_VERSION} refuses {p}: {said}. The component exceeds "
+                    "the engine's structural limits (imports, exports, types, nesting): it is "
+                    "refused before anything runs; a real processor never needs this many."
+                ) from None
             raise CompileError(
-                f"wasmtime {WASMTIME_VERSION} cannot compile {p}: {msg.splitlines()[0]}. "
+                f"wasmtime {WASMTIME_VERSION} cannot compile {p}: {said}. "
                 "Check that `wasm-tools validate --features all` accepts it and that it targets "
                 "WASI 0.2 / the component model this wasmtime supports."
             ) from None
