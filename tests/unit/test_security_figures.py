@@ -14,5 +14,5 @@ def test_security_md_matches_the_reports() -> None:
 
 def test_missing_reports_say_not_measured() -> None:
     block = render(None, None, None, {"sql": 3})
-    assert block.count("not measured") == 3
+    assert block.count("not measured") == 4
     assert "3 probes" in block
