@@ -17,9 +17,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from reference_host.rpc.gen.flowctl.v1 import common_pb2 as pb
-from reference_host.rpc.gen.flowctl.v1 import processor_pb2, processor_pb2_grpc
+from reference_host.rpc.gen.flowctl.v1 import processor_pb2
 from reference_host.rpc.gen.flowctl_host.v1 import extension_pb2, extension_pb2_grpc
 from reference_host.rpc.servicer import ExtensionServicer, HostState, ProcessorServicer
+from reference_host.rpc.stream import parse_event
 
 MAX_MESSAGE = 50 * 1024 * 1024
 PROCESSOR = processor_pb2.DESCRIPTOR.services_by_name["ProcessorService"].full_name
@@ -28,6 +29,33 @@ OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE),
     ("grpc.max_send_message_length", MAX_MESSAGE),
 ]
+
+
+def _processor_handlers(servicer: ProcessorServicer) -> grpc.GenericRpcHandler:
+    """``flowctl.v1.ProcessorService`` with a lenient ``Process`` deserializer.
+
+    The generated registration parses each request with ``Event.FromString``: a message that does
+    not parse (invalid UTF-8 in a string field) fails the whole stream with INTERNAL "Exception
+    deserializing request!".  Here it reaches the stream as :class:`~reference_host.rpc.stream.
+    Undecodable` and is answered by a decode error event in its place; the stream goes on.
+    """
+    from google.protobuf import empty_pb2
+
+    handlers = {
+        "GetInfo": grpc.unary_unary_rpc_method_handler(
+            servicer.GetInfo, request_deserializer=empty_pb2.Empty.FromString,
+            response_serializer=pb.ComponentInfo.SerializeToString,
+        ),
+        "HealthCheck": grpc.unary_unary_rpc_method_handler(
+            servicer.HealthCheck, request_deserializer=pb.HealthCheckRequest.FromString,
+            response_serializer=pb.HealthCheckResponse.SerializeToString,
+        ),
+        "Process": grpc.stream_stream_rpc_method_handler(
+            servicer.Process, request_deserializer=parse_event,
+            response_serializer=pb.Event.SerializeToString,
+        ),
+    }  # fmt: skip
+    return grpc.method_handlers_generic_handler(PROCESSOR, handlers)
 
 
 class HostServer:
@@ -39,9 +67,7 @@ class HostServer:
         self.state = state
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=OPTIONS)
         self.extension: ExtensionServicer | None = ExtensionServicer(state) if extension else None
-        processor_pb2_grpc.add_ProcessorServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            ProcessorServicer(state), self.server
-        )
+        self.server.add_generic_rpc_handlers((_processor_handlers(ProcessorServicer(state)),))
         if self.extension is not None:
             extension_pb2_grpc.add_ProcessorExtensionServiceServicer_to_server(  # type: ignore[no-untyped-call]
                 self.extension, self.server

@@ -55,6 +55,30 @@ _CALL_ERRORS = (GuestError, ValueConversionError, LifecycleError)
 
 
 @dataclass(frozen=True)
+class Undecodable:
+    """A request message that is not a flowctl.v1 ``Event``.
+
+    Protobuf could not parse it: invalid UTF-8 in a string field, a truncated or foreign
+    message.  The server's lenient deserializer
+    (:func:`parse_event`) hands it to the stream, which answers it in its place with a decode
+    error event and goes on -- one hostile message does not end the stream.
+    """
+
+    size: int
+    reason: str
+
+
+def parse_event(data: bytes) -> pb.Event | Undecodable:
+    """``flowctl.v1.Event`` from its bytes, or :class:`Undecodable` naming why not."""
+    from google.protobuf.message import DecodeError
+
+    try:
+        return pb.Event.FromString(data)
+    except DecodeError as exc:
+        return Undecodable(len(data), str(exc) or type(exc).__name__)
+
+
+@dataclass(frozen=True)
 class BatchDone:
     """What one batch did (for the host's metrics)."""
 
@@ -244,7 +268,21 @@ class StreamProcessor:
         started = time.perf_counter()
         run: list[tuple[pb.Event, t.Event]] = []
         answers: list[pb.Event] = []
-        for message in batch:  # undecodable inputs split the batch into runs, order kept
+        first = self.stats.received - len(batch) + 1  # the stream position of batch[0]
+        for index, message in enumerate(batch, first):  # undecodable inputs split the batch
+            if isinstance(message, Undecodable):
+                answers += self._process(run)
+                run = []
+                self.stats.failed += 1
+                answers.append(
+                    error_event(
+                        pb.Event(id=f"message-{index}"), "decode", "decode",
+                        f"message #{index} of the stream ({message.size} bytes) is not a "
+                        f"flowctl.v1.Event: {message.reason} (string fields must be UTF-8)",
+                        self.component_id,
+                    )
+                )  # fmt: skip
+                continue
             try:
                 run.append((message, codec.decode(message)))
             except (codec.DecodeError, ValueConversionError) as exc:

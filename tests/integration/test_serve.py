@@ -757,13 +757,33 @@ def test_an_oversized_message_is_refused_and_serve_goes_on(served, transactions)
     assert drive(served, transactions[:1]).code == grpc.StatusCode.OK  # and serve goes on
 
 
-def test_invalid_utf8_in_a_string_field_is_refused_and_serve_goes_on(served, transactions):
+def test_invalid_utf8_in_a_string_field_is_answered_in_its_place_and_the_stream_goes_on(
+    served, transactions
+):
     # a proto3 string must be UTF-8; a hostile client sends raw bytes in the event id
     marker = renamed(transactions[0], "XXXXXXXX").SerializeToString()
     hostile = marker.replace(b"XXXXXXXX", b"\xff\xfe\xfd\xfc\xff\xfe\xfd\xfc", 1)
     assert hostile != marker
-    code, details = _raw_stream(served, [hostile])
-    assert code != grpc.StatusCode.OK, details  # the stream is refused, not answered with junk
+    good = [renamed(t, f"utf8-{i}").SerializeToString() for i, t in enumerate(transactions[:2])]
+    channel = grpc.insecure_channel(served.target)
+    try:
+        call = channel.stream_stream(
+            "/flowctl.v1.ProcessorService/Process",
+            request_serializer=None, response_deserializer=common_pb2.Event.FromString,
+        )(iter([good[0], hostile, good[1]]), timeout=60)  # fmt: skip
+        answers = list(call)
+        assert call.code() == grpc.StatusCode.OK
+        trailing = dict(call.trailing_metadata() or ())
+    finally:
+        channel.close()
+    errors = [a for a in answers if a.type == "flowctl.error.v1"]
+    assert [e.id for e in errors] == ["message-2/error"]  # its place in the stream
+    body = json.loads(errors[0].payload)
+    assert body["stage"] == "decode" and "not a flowctl.v1.Event" in body["error"]["message"]
+    assert "UTF-8" in body["error"]["message"]
+    owners = {a.metadata.get("original_event_id") for a in answers if a not in errors}
+    assert {"utf8-0", "utf8-1"} <= owners  # the events around it were processed
+    assert trailing["flowctl-host-received"] == "3" and trailing["flowctl-host-failed"] == "1"
     assert drive(served, transactions[:1]).code == grpc.StatusCode.OK  # and serve goes on
 
 
