@@ -302,16 +302,16 @@ class HostEngine:
             return Component(self.engine, data)
         except WasmtimeError as exc:
             msg = str(exc)
-            if "unexpected end" in msg or "out of bounds" in msg or "section size mismatch" in msg:
-                raise TruncatedComponentError(
-                    f"{p} is an incomplete WebAssembly component ({len(data)} bytes): "
-                    f"{msg.splitlines()[0]}. The file was probably cut short during copy or "
-                    "download; rebuild or re-copy it."
-                ) from None
             lines = [line.strip() for line in msg.splitlines() if line.strip()]
             causes = [line for line in lines[1:] if line != "Caused by:"]
             said = lines[0] if lines else "no reason given"
             said += f" ({'; '.join(c[:300] for c in causes[:3])})" if causes else ""
+            if "unexpected end" in msg or "out of bounds" in msg or "section size mismatch" in msg:
+                raise TruncatedComponentError(
+                    f"{p} is an incomplete WebAssembly component ({len(data)} bytes): "
+                    f"{said}. The file was probably cut short during copy or download; rebuild "
+                    "or re-copy it."
+                ) from None
             if any("exceeds limit" in c or "too deep" in c or "too many" in c for c in causes):
                 raise CompileError(
                     f"wasmtime {WASMTIME_VERSION} refuses {p}: {said}. The component exceeds "

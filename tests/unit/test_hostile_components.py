@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from reference_host.engine import HostEngine
-from reference_host.errors import CompileError
+from reference_host.errors import CompileError, TruncatedComponentError
 from reference_host.inspect import inspect_component
 from tests.guests.build import find_wasm_tools
 
@@ -66,3 +66,16 @@ def test_just_under_the_limits_inspection_finishes_and_names_what_is_missing(
     assert len(report.other_imports) == 4000
     assert not report.processor_export
     assert set(report.functions.values()) == {"missing"}
+
+
+def test_a_100_mb_file_of_garbage_behind_a_component_header_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "huge.wasm"
+    with path.open("wb") as out:
+        out.write(b"\0asm\x0d\x00\x01\x00")
+        chunk = bytes(range(256)) * 4096  # 1 MiB
+        for _ in range(100):
+            out.write(chunk)
+    with pytest.raises((CompileError, TruncatedComponentError)) as caught:
+        HostEngine(cache_dir=None).load(path)
+    message = str(caught.value)
+    assert "huge.wasm" in message and "(at offset" in message, message  # wasmtime's cause
