@@ -52,15 +52,26 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+#: A processor configuration (JSON) longer than this is refused before it is parsed.
+MAX_CONFIG_CHARS = 8 << 20
+
+
 def parse_json_object(text: str) -> dict[str, Any]:
     """Parse a JSON object strictly: no duplicate keys, no ``NaN``/``Infinity`` (ValueError)."""
 
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [key for key, _ in pairs]
-        dupes = sorted({key for key in keys if keys.count(key) > 1})
-        if dupes:
-            raise ValueError(f"duplicate JSON keys {dupes}")
-        return dict(pairs)
+        data = dict(pairs)
+        if len(data) != len(pairs):  # linear: a hostile object may have 100,000s of keys
+            seen: set[str] = set()
+            dupes = sorted({key for key, _ in pairs if key in seen or seen.add(key)})
+            raise ValueError(f"duplicate JSON keys {dupes[:20]}")
+        return data
+
+    if len(text) > MAX_CONFIG_CHARS:
+        raise ValueError(
+            f"expected a JSON object of at most {MAX_CONFIG_CHARS:,} characters, got "
+            f"{len(text):,}: a processor configuration this large is refused before it is parsed"
+        )
 
     def no_constants(name: str) -> object:
         raise ValueError(f"{name} is not valid JSON")

@@ -632,3 +632,24 @@ def test_an_oversized_policy_file_is_refused_before_it_is_read(tmp_path: Path) -
     path.write_text("a: " + "x" * (MAX_DOCUMENT_BYTES + 1))
     with pytest.raises(PolicyError, match="at most"):
         read_document(path)
+
+
+def test_hostile_configs_are_refused_or_parsed_in_linear_time() -> None:
+    """A config with 200,000 keys parses in well under a second (the duplicate check was
+    quadratic: 20,000 keys took 9 s); one over 8 MiB is refused before parsing; one nested
+    100,000 deep is refused without a RecursionError."""
+    import json
+    import time
+
+    from reference_host.pipeline import MAX_CONFIG_CHARS, parse_json_object
+
+    wide = json.dumps({f"k{i}": i for i in range(200_000)})
+    started = time.perf_counter()
+    assert len(parse_json_object(wide)) == 200_000
+    assert time.perf_counter() - started < 5  # measured 0.4 s; quadratic would be minutes
+    with pytest.raises(ValueError, match="at most 8,388,608 characters"):
+        parse_json_object('{"a": "' + "x" * MAX_CONFIG_CHARS + '"}')
+    with pytest.raises(ValueError, match="nested too deeply"):
+        parse_json_object('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(ValueError, match=r"duplicate JSON keys \['k1'\]"):
+        parse_json_object('{"k1": 1, "k2": 2, "k1": 3}')
