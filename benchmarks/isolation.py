@@ -10,7 +10,9 @@ ticker are shared, as in ``serve``):
 - **A**: the TTP sample under the design document's policy (logging, metrics, config), processing
   the fixture transactions one by one;
 - **B**: the zoo's ``traps-on-malformed-body`` trapping on every other event (every trap
-  recycles its instance), and a second instance of B burning its whole fuel budget per call.
+  recycles its instance), ``burns-cpu`` burning its whole fuel budget per call, and
+  ``output-flood`` answering every event with 100,001 events (stopped by the host's output
+  limit).
 
 Checks:
 
@@ -41,6 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 MIN_SHARE = 0.3
 STORM = "traps-on-malformed-body"
 BURNER = "burns-cpu"
+FLOOD = "output-flood"
 
 
 def _events() -> tuple[list[t.Event], list[t.Event]]:
@@ -87,7 +90,7 @@ def measure(seconds: float = 5.0) -> dict[str, Any]:
 
     host = HostEngine(EngineConfig(fuel=True), cache_dir=default_cache_dir(os.environ))
     ttp = build_sample("ttp_processor").path
-    zoo = build_zoo(names=[STORM, BURNER])
+    zoo = build_zoo(names=[STORM, BURNER, FLOOD])
     policy_a = load_policy(REPO / "fixtures/pipelines/stellar-ttp-pipeline.yaml", "ttp-processor")
     policy_a = policy_a.updated({"max_fuel": 20_000_000_000})
     good, bad = _events()
@@ -97,15 +100,17 @@ def measure(seconds: float = 5.0) -> dict[str, Any]:
                                   component_id="comp-b")  # fmt: skip
     burner, _ = open_processor(Policy.safe_defaults().updated({"max_fuel": 5_000_000}),
                                zoo[BURNER], host=host, component_id="comp-burner")  # fmt: skip
+    flood, _ = open_processor(roomy, zoo[FLOOD], host=host, component_id="comp-flood")
     try:
         a.initialize(policy_a.processor_config)
         b.initialize("{}")
         burner.initialize("{}")
+        flood.initialize("{}")
         alone = _answers(a, good)
         solo_rate, _ = _rate(a, good, seconds)
         storm = [bad[0] if i % 2 else good[0] for i in range(64)]
         stop = threading.Event()
-        b_done = [0, 0]  # answered, burner limit stops
+        b_done = [0, 0, 0]  # answered, burner limit stops, flood output-limit stops
 
         def storming() -> None:
             while not stop.is_set():
@@ -117,6 +122,10 @@ def measure(seconds: float = 5.0) -> dict[str, Any]:
                     burner.process_event(good[0])
                 except Exception:  # out of fuel, by design
                     b_done[1] += 1
+                try:
+                    flood.process_event(good[0])
+                except Exception:  # over the output limit, by design
+                    b_done[2] += 1
 
         thread = threading.Thread(target=storming, daemon=True)
         thread.start()
@@ -135,7 +144,8 @@ def measure(seconds: float = 5.0) -> dict[str, Any]:
             "a_events_per_s_alone": round(solo_rate), "a_events_per_s_beside_storm":
             round(shared_rate), "share_kept": round(shared_rate / solo_rate, 3),
             "min_share": MIN_SHARE, "b_calls_during": b_done[0], "b_recycles": b.recycles,
-            "burner_limit_stops": b_done[1], "a_recycles": a.recycles,
+            "burner_limit_stops": b_done[1], "flood_limit_stops": b_done[2],
+            "a_recycles": a.recycles,
             "a_answers_equal_during_storm": during == alone,
             "a_answers_equal_after_storm": after == alone,
             "a_fuel_per_event_max": max(a_fuel) if a_fuel else None,
@@ -146,12 +156,13 @@ def measure(seconds: float = 5.0) -> dict[str, Any]:
             ) and host.cache_path(a.loaded.sha256) != host.cache_path(b.loaded.sha256),
         }  # fmt: skip
     finally:
-        for inst in (a, b, burner):
+        for inst in (a, b, burner, flood):
             inst.close()
     result["held"] = bool(
         result["share_kept"] >= MIN_SHARE and result["a_answers_equal_during_storm"]
         and result["a_answers_equal_after_storm"] and result["a_recycles"] == 0
         and result["b_recycles"] > 0 and result["burner_limit_stops"] > 0
+        and result["flood_limit_stops"] > 0
         and result["a_log_component_ids"] in ([], ["comp-a"])
         and result["a_metric_component_labels"] in ([], ["comp-a"])
         and "comp-a" not in result["b_log_component_ids"]

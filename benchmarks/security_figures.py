@@ -120,9 +120,10 @@ def render(
     else:
         i = isolation
         lines.append(f"**Isolation** (two components in one host process): while a neighbour "
-                     f"trapped {i['b_recycles']:,} times and a second one ran out of fuel "
-                     f"{i['burner_limit_stops']} times, the TTP sample's answers were unchanged "
-                     f"({i['a_answers_equal_during_storm']}), it was never recycled "
+                     f"trapped {i['b_recycles']:,} times, a second one ran out of fuel "
+                     f"{i['burner_limit_stops']} times and a third flooded past the output "
+                     f"limit {i.get('flood_limit_stops', 0)} times, the TTP sample's answers "
+                     f"were unchanged ({i['a_answers_equal_during_storm']}), it was never recycled "
                      f"({i['a_recycles']} recycles) and kept {i['share_kept']:.0%} of its solo "
                      f"rate ({i['a_events_per_s_beside_storm']:,} vs {i['a_events_per_s_alone']:,}"
                      f" events/s, same run; stated bound >= {i['min_share']:.0%}); its log "

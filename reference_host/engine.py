@@ -312,7 +312,8 @@ class HostEngine:
                     f"{said}. The file was probably cut short during copy or download; rebuild "
                     "or re-copy it."
                 ) from None
-            if any("exceeds limit" in c or "too deep" in c or "too many" in c for c in causes):
+            if any(("exceeds" in c and "limit" in c) or "too deep" in c or "too many" in c
+                   for c in causes):  # fmt: skip
                 raise CompileError(
                     f"wasmtime {WASMTIME_VERSION} refuses {p}: {said}. The component exceeds "
                     "the engine's structural limits (imports, exports, types, nesting): it is "

@@ -34,6 +34,12 @@ def _imports(n: int) -> str:
     )
 
 
+def _exports(instances: int, functions: int) -> str:
+    funcs = "".join(f'    (export "f{i}" (func))\n' for i in range(functions))
+    out = "".join(f'  (export "foreign:big/e{i}@1.0.0" (instance $i))\n' for i in range(instances))
+    return f'(component\n  (import "foreign:big/iface@1.0.0" (instance $i\n{funcs}  ))\n{out})\n'
+
+
 def _nested(depth: int) -> str:
     types = "".join(f"  (type $t{i} (list $t{i - 1}))\n" for i in range(1, depth))
     return (f"(component\n  (type $t0 (list u8))\n{types}"
@@ -45,6 +51,7 @@ def _nested(depth: int) -> str:
     [
         ("many-imports", _imports(5000), "instances count exceeds limit"),
         ("deep-types", _nested(3000), "type nesting is too deep"),
+        ("many-exports", _exports(2000, 3000), "effective type size exceeds the limit"),
     ],
 )
 def test_past_the_limits_the_component_is_refused_naming_the_limit(
