@@ -44,6 +44,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from benchmarks import write_result
 from reference_host import types as t
 from reference_host.backends.redis import RedisBackend
 from reference_host.capabilities.base import HostContext
@@ -481,9 +482,7 @@ def main(argv: list[str] | None = None) -> int:
               f"killed at event {p['crash_at']} and back at {p['restart_at']}: {p['answered']} of "
               f"{p['events']} answered ({p['answers']}), balances match the ok events: "
               f"{p['balances_match_ok_events']}")  # fmt: skip
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(matrix.to_dict(), indent=2) + "\n", encoding="utf-8")
+    out = write_result(args.out, matrix.to_dict())
     print(f"fault matrix: {'HELD' if matrix.held else 'BROKEN'}; {out}")
     return 0 if matrix.held else 1
 

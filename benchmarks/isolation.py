@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import write_result
 from reference_host import types as t
 
 REPO = Path(__file__).resolve().parents[1]
@@ -192,9 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     result = measure(args.seconds)
     for key, value in result.items():
         print(f"{key:36} {value}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_result(args.out, result)
     return 0 if result["held"] else 1
 
 

@@ -27,12 +27,13 @@ Exit 1 when an event was lost, the memory grew 5 % or more, or the flood was not
 from __future__ import annotations
 
 import argparse
-import json
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from benchmarks import write_result
 
 REPO = Path(__file__).resolve().parents[1]
 GROWTH_BOUND_PCT = 5.0
@@ -201,9 +202,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{f['events']:,} sent and {f['host_processed_while_not_reading']:,} processed while "
           f"the client did not read, RSS {f['rss_before_mb']} -> {f['rss_during_mb']} MB; "
           f"{'HELD' if result['held'] else 'BROKEN'}")  # fmt: skip
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_result(args.out, result)
     return 0 if result["held"] else 1
 
 

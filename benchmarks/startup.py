@@ -48,6 +48,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks import write_result
+
 REPO = Path(__file__).resolve().parents[1]
 COMPONENT = REPO / "sample_components" / "dist" / "ttp_processor.wasm"
 PIPELINE = REPO / "fixtures" / "pipelines" / "stellar-ttp-pipeline.yaml"
@@ -467,9 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     repeat = args.repeat or (5 if args.quick else 15)
     result = measure(repeat=repeat, cold_repeat=1 if args.quick else 3, serve=not args.no_serve)
     result["environment"]["mode"] = "quick" if args.quick else "full"
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    out = write_result(args.out, result)
     sys.stdout.write(table(result))
     sys.stdout.write(f"written: {out}\n")
     return 0

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import write_result
 from reference_host import types as t
 
 REPO = Path(__file__).resolve().parents[1]
@@ -159,9 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in result.items():
         if key != "notes":
             print(f"{key:32} {value}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_result(args.out, result)
     return 0
 
 

@@ -77,3 +77,20 @@ def run_suite(
     files = sorted(report_dir.glob("*.conformance.json"))
     result = json.loads(files[0].read_text(encoding="utf-8")) if files else None
     return SuiteRun(proc.returncode, proc.stdout + proc.stderr, result)
+
+
+def run_benchmark(module: str, out: Path, *args: str, timeout: float = 240) -> dict[str, Any]:
+    """``python -m benchmarks.<module> *args --out out`` from the repository root; its JSON.
+
+    A non-zero exit fails the calling test with the script's output.
+    """
+    import pytest
+
+    proc = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{module}", *args, "--out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        pytest.fail(f"benchmarks.{module} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}")
+    data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return data

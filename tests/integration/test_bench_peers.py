@@ -12,14 +12,13 @@ without them the jco assertions are skipped, the rest still runs.
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.conformance_run import run_benchmark
 
 REPO = Path(__file__).resolve().parents[2]
 BATCHES = ("1", "10", "100", "1000")
@@ -34,16 +33,7 @@ def _number(v: Any) -> bool:
 @pytest.mark.slow
 def test_peers_quick(tmp_path: Path) -> None:
     out = tmp_path / "peers.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.peers", "--quick", "--out", str(out)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    report = json.loads(out.read_text(encoding="utf-8"))
+    report = run_benchmark("peers", out, "--quick")
     for key in ("environment", "conversion", "single_call", "import_call", "notes"):
         assert key in report, key
     assert report["environment"]["wasmtime_py"]

@@ -3,12 +3,11 @@ judges every target, and a part that did not run is never counted as met."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conformance_run import run_benchmark
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -19,13 +18,9 @@ def test_report_runs_the_ttp_and_serve_parts(tmp_path: Path) -> None:
 
     build_sample("ttp_processor")
     out = tmp_path / "benchmarks.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.report", "--quick", "--only", "ttp", "--only",
-         "serve", "--out", str(out), "--no-readme"],
-        cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    result = json.loads(out.read_text(encoding="utf-8"))
+    result = run_benchmark(
+        "report", out, "--quick", "--only", "ttp", "--only", "serve", "--no-readme", timeout=600
+    )
     ttp, serve = result["parts"]["ttp"], result["parts"]["serve"]
     assert ttp["events_per_s_process_batch"] > 0 and ttp["fuel_per_event_median"] > 0
     assert 0 < ttp["host_share_conversion"] < 1 and 0 < ttp["host_share_profiled"] < 1

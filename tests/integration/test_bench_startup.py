@@ -12,13 +12,12 @@ Run: python -m pytest tests/integration/test_bench_startup.py -p no:xdist
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.conformance_run import run_benchmark
 
 REPO = Path(__file__).resolve().parents[2]
 COMPONENT = REPO / "sample_components" / "dist" / "ttp_processor.wasm"
@@ -34,16 +33,7 @@ def test_startup_quick(tmp_path: Path) -> None:
 
     assert build_sample("ttp_processor").path == COMPONENT  # built when missing (~20 s)
     out = tmp_path / "startup.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.startup", "--quick", "--out", str(out)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    report = json.loads(out.read_text(encoding="utf-8"))
+    report = run_benchmark("startup", out, "--quick")
     for key in ("environment", "startup", "rss", "notes"):
         assert key in report, key
     s, r = report["startup"], report["rss"]
