@@ -11,7 +11,8 @@ Inputs: ``reports/faults.json`` (``python -m benchmarks.fault_matrix``),
 ``reports/soak.json`` (``python -m benchmarks.soak``), ``reports/isolation.json``
 (``python -m benchmarks.isolation``) and the probe corpus itself
 (``fixtures/probes/*.yaml``: the probes every host run refuses).  The block between
-``<!-- figures:begin -->`` and ``<!-- figures:end -->`` is replaced; ``tests/unit/
+``<!-- figures:begin -->`` and ``<!-- figures:end -->`` is replaced in SECURITY.md and in the
+README; ``tests/unit/
 test_security_figures.py`` checks SECURITY.md matches the files.
 """
 
@@ -28,6 +29,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SECURITY = REPO / "SECURITY.md"
+README = REPO / "README.md"
 FAULTS = REPO / "reports" / "faults.json"
 STORM = REPO / "reports" / "trap_storm.json"
 SOAK = REPO / "reports" / "soak.json"
@@ -138,15 +140,18 @@ def current() -> str:
     return render(_load(FAULTS), _load(STORM), _load(SOAK), probe_counts(), _load(ISOLATION))
 
 
-def write(path: Path = SECURITY) -> bool:
-    """Replace the block in SECURITY.md; whether it changed."""
-    text = path.read_text(encoding="utf-8")
-    head, rest = text.split(BEGIN, 1)
-    _old, tail = rest.split(END, 1)
-    new = head + current() + tail
-    if new != text:
-        path.write_text(new, encoding="utf-8")
-    return new != text
+def write(*paths: Path) -> bool:
+    """Replace the block in SECURITY.md and the README (or ``paths``); whether one changed."""
+    changed = False
+    for path in paths or (SECURITY, README):
+        text = path.read_text(encoding="utf-8")
+        head, rest = text.split(BEGIN, 1)
+        _old, tail = rest.split(END, 1)
+        new = head + current() + tail
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+            changed = True
+    return changed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{argv_[0]} failed (exit {done.returncode})", file=sys.stderr)
                 return 1
     changed = write()
-    print(f"SECURITY.md {'updated' if changed else 'already matches the reports'}")
+    print(f"SECURITY.md, README.md {'updated' if changed else 'already match the reports'}")
     return 0
 
 

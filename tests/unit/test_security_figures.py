@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from benchmarks.security_figures import BEGIN, END, SECURITY, current, render
+from pathlib import Path
+
+import pytest
+
+from benchmarks.security_figures import BEGIN, END, README, SECURITY, current, render
 
 
-def test_security_md_matches_the_reports() -> None:
-    text = SECURITY.read_text(encoding="utf-8")
+@pytest.mark.parametrize("path", [SECURITY, README], ids=["SECURITY.md", "README.md"])
+def test_the_figures_match_the_reports(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
     assert text[text.index(BEGIN) : text.index(END) + len(END)] == current(), (
         "run: python -m benchmarks.security_figures"
     )
