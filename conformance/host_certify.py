@@ -351,6 +351,9 @@ def host_certify(
     controls = {c.name for c in zoo.controls}
     run_env = dict(os.environ if env is None else env)
     target = RemoteTarget(launch=launch, contract=contract)
+    # parsed here, before the threads: CPython 3.11's ast.parse is not safe to run in two threads
+    # at once ("SystemError: AST constructor recursion depth mismatch", python/cpython#106905)
+    _decided_by()
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [

@@ -68,12 +68,14 @@ def test_peers_quick(tmp_path: Path) -> None:
 
     # gross regressions only.  Measured on a shared 2-CPU machine at batch 100: stock/ours
     # 50-80x, ours/jco 4-7x, single figures up to 2x apart between runs under load; so ours
-    # slower than stock, or more than 15x jco, means something broke -- not noise.
+    # slower than a tenth of stock, or more than 60x jco, means something broke -- not noise.
+    # (CI's 2 cores run another test beside this one: ours/jco reached 27x there, Python
+    # suffering more than Node under load; stock/ours, both Python in one process, stays ~50x)
     for guest in GUESTS:
         row = report["conversion"][guest]["100"]
-        assert row["ours_us"] < row["stock_us"], (guest, row)
+        assert 10 * row["ours_us"] < row["stock_us"], (guest, row)
         if have_jco:
-            assert row["ours_us"] < 15 * row["jco_us"], (guest, row)
+            assert row["ours_us"] < 60 * row["jco_us"], (guest, row)
     for kind in IMPORT_KINDS:
         row = report["import_call"][kind]
         assert row["ours_us"] < row["stock_us"], (kind, row)
