@@ -63,7 +63,10 @@ def parse_json_object(text: str) -> dict[str, Any]:
         data = dict(pairs)
         if len(data) != len(pairs):  # linear: a hostile object may have 100,000s of keys
             seen: set[str] = set()
-            dupes = sorted({key for key, _ in pairs if key in seen or seen.add(key)})
+            repeated: set[str] = set()
+            for key, _ in pairs:
+                (repeated if key in seen else seen).add(key)
+            dupes = sorted(repeated)
             raise ValueError(f"duplicate JSON keys {dupes[:20]}")
         return data
 
