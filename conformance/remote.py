@@ -351,6 +351,37 @@ class _WireInstance:
         """Close the channel."""
         self.channel.close()
 
+    def _failed(
+        self, exc: grpc.RpcError, function: str, deadline: float, silent: str, ended: str
+    ) -> errors.GuestTrap:
+        """The trap a call that got no answer is.
+
+        Past its deadline the host did not stop it (:class:`HostUnresponsive`; a launched host
+        is stopped, the next instance gets a new process); otherwise the host went away
+        (:class:`HostDown`, with how it ended).
+        """
+        code, detail = _status(exc)
+        if code is grpc.StatusCode.DEADLINE_EXCEEDED:
+            if self.launched is not None:
+                self.launched.stop()
+            return HostUnresponsive(
+                f"{function}: the host under test {silent} within {deadline:.0f} s (its "
+                f"policy's execution_timeout is {self.limits.execution_timeout_s} s): it did not "
+                "stop the call",
+                function=function,
+            )
+        return HostDown(
+            f"{function}: the host under test {ended} ({code.name if code else exc}: "
+            f"{detail}){_exit_note(self.launched)}",
+            function=function,
+        )
+
+
+def _status(exc: grpc.RpcError) -> tuple[grpc.StatusCode | None, str]:
+    """The status code and details of a failed call (None: no status at all)."""
+    code = exc.code() if hasattr(exc, "code") else None
+    return code, exc.details() if hasattr(exc, "details") else str(exc)
+
 
 class RemoteInstance(_WireInstance):
     """A processor instance on the host under test, with the in-process instance's methods.
@@ -383,17 +414,7 @@ class RemoteInstance(_WireInstance):
         try:
             return getattr(self.stub, method)(request, timeout=deadline)
         except grpc.RpcError as exc:
-            code = exc.code() if hasattr(exc, "code") else None
-            detail = exc.details() if hasattr(exc, "details") else str(exc)
-            if code is grpc.StatusCode.DEADLINE_EXCEEDED:
-                if self.launched is not None:  # stuck: the next instance gets a new process
-                    self.launched.stop()
-                raise HostUnresponsive(
-                    f"{function}: the host under test gave no answer within {deadline:.0f} s "
-                    f"(its policy's execution_timeout is {self.limits.execution_timeout_s} s): "
-                    "it did not stop the call",
-                    function=function,
-                ) from None
+            code, detail = _status(exc)
             if code is grpc.StatusCode.UNIMPLEMENTED:
                 raise NotAssessable(
                     f"the host under test does not serve flowctl_host.v1 {method} ({detail}); "
@@ -404,15 +425,7 @@ class RemoteInstance(_WireInstance):
                 raise NotAssessable(
                     f"the host under test refused the {function} request: {detail}"
                 ) from None
-            gone = self._gone()
-            raise HostDown(
-                f"{function}: the host under test went away ({code.name if code else exc}: "
-                f"{detail}){gone}",
-                function=function,
-            ) from None
-
-    def _gone(self) -> str:
-        return _exit_note(self.launched)
+            raise self._failed(exc, function, deadline, "gave no answer", "went away") from None
 
     def _measure(self, function: str, started: float, events_in: int, outcome: str) -> None:
         self.measurements.append(
@@ -610,27 +623,16 @@ class StreamInstance(_WireInstance):
         try:
             answers = list(self.stub.Process(iter([_wire(e) for e in events]), timeout=deadline))
         except grpc.RpcError as exc:
-            code = exc.code() if hasattr(exc, "code") else None
-            detail = exc.details() if hasattr(exc, "details") else str(exc)
             self._measure(function, started, len(events), 0, "trap")
-            if code is grpc.StatusCode.DEADLINE_EXCEEDED:
-                if self.launched is not None:
-                    self.launched.stop()
-                raise HostUnresponsive(
-                    f"{function}: the host under test did not end the Process stream within "
-                    f"{deadline:.0f} s (its policy's execution_timeout is "
-                    f"{self.limits.execution_timeout_s} s): it did not stop the call",
-                    function=function,
-                ) from None
+            code, detail = _status(exc)
             if code is grpc.StatusCode.UNIMPLEMENTED:
                 raise NotAssessable(
                     f"the host under test does not serve flowctl.v1 Process ({detail})"
                 ) from None
-            raise HostDown(
-                f"{function}: the host under test ended the Process stream with "
-                f"{code.name if code else exc}: {detail}{_exit_note(self.launched)}",
-                function=function,
-            ) from None
+            raise self._failed(
+                exc, function, deadline, "did not end the Process stream",
+                "ended the Process stream",
+            ) from None  # fmt: skip
         out: list[t.Event] = []
         for message in answers:
             if message.type == ERROR_TYPE and not errors_as_events:
