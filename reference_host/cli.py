@@ -298,6 +298,23 @@ def cmd_schema(_args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 
 
+class _VersionAction(argparse.Action):
+    """``--version``, computed only when asked (it loads the native value layer)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: Any, **_kwargs: Any) -> None:
+        from importlib.metadata import version
+
+        from reference_host.abi import native
+        from reference_host.engine import WASMTIME_VERSION
+
+        print(f"flowctl-host {version('flowctl-conformance')} (wasmtime {WASMTIME_VERSION})")
+        print(f"value layer: {native.status()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for docs and tests)."""
     parser = argparse.ArgumentParser(
@@ -306,6 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(WIT package obsrvr:flowctl@1.0.0).",
         epilog="Exit status: 0 ok, 1 some events failed, 2 bad input/component/policy, "
         "3 the component refused its config.",
+    )
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="print the versions (package, wasmtime) and which value layer runs, then exit",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 

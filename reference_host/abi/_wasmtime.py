@@ -30,6 +30,7 @@ exports them -- so :mod:`reference_host.inspect` imports them from there, not fr
 
 from __future__ import annotations
 
+import ctypes
 from typing import Any
 
 from wasmtime import Store, WasmtimeError
@@ -37,7 +38,10 @@ from wasmtime import _bindings as _ffi
 from wasmtime.component import Func
 
 __all__ = [
+    "ERROR_PTR",
     "FUNC_CALLBACK_T",
+    "FUNC_CALL_ADDR",
+    "VAL_DELETE_ADDR",
     "VAL_T",
     "error_from_ptr",
     "error_new",
@@ -57,6 +61,10 @@ func_call = _ffi._wasmtime_component_func_call
 val_delete = _ffi._wasmtime_component_val_delete
 val_clone = _ffi._wasmtime_component_val_clone
 error_new = _ffi.wasmtime_error_new
+ERROR_PTR = ctypes.POINTER(_ffi.wasmtime_error_t)
+# the same two functions as plain addresses, for the native value layer's one-call path
+FUNC_CALL_ADDR: int = ctypes.cast(func_call, ctypes.c_void_p).value or 0
+VAL_DELETE_ADDR: int = ctypes.cast(val_delete, ctypes.c_void_p).value or 0
 linker_instance_add_func = _ffi.wasmtime_component_linker_instance_add_func
 
 

@@ -24,15 +24,18 @@ from typing import Any
 from wasmtime.component import Func, LinkerInstance
 
 from reference_host.abi import _wasmtime as wt
+from reference_host.abi import native
 from reference_host.abi import schema as s
-from reference_host.abi.lift import decoder, lift_slots
-from reference_host.abi.lower import VAL, Arena, encoder, lower_into
+from reference_host.abi.lift import decoder, lift_slots, python_decoder
+from reference_host.abi.lower import VAL, Arena, encoder, lower_into, python_encoder
 from reference_host.errors import ValueConversionError
 
 _VAL_PTR = ctypes.POINTER(wt.VAL_T)
 _func_call = wt.func_call
 _val_delete = wt.val_delete
 _val_clone = wt.val_clone
+_CALL = wt.FUNC_CALL_ADDR
+_DELETE = wt.VAL_DELETE_ADDR
 
 
 class _HostState(threading.local):
@@ -59,27 +62,43 @@ class GuestFunc:
     __slots__ = (
         "_arena",
         "_args",
+        "_ctx",
+        "_ctx_addr",
         "_dec",
+        "_descs",
         "_encs",
+        "_faddr",
         "_fref",
         "_func",
+        "_invoke",
+        "_rdesc",
         "_res",
         "_res_addr",
         "_res_ref",
         "sig",
     )
 
-    def __init__(self, func: Func, sig: s.FuncSig) -> None:
+    def __init__(self, func: Func, sig: s.FuncSig, *, native_layer: bool = True) -> None:
+        """``native_layer=False`` keeps to the Python value layer where the native one is built."""
         self._func = func
         self._fref = ctypes.byref(wt.func_handle(func))
         self.sig = sig
-        self._encs = [encoder(ty) for _n, ty in sig.params]
-        self._dec = decoder(sig.result) if sig.result is not None else None
+        enc, dec = (encoder, decoder) if native_layer else (python_encoder, python_decoder)
+        self._encs = [enc(ty) for _n, ty in sig.params]
+        self._dec = dec(sig.result) if sig.result is not None else None
         self._arena = Arena(1 << 15)
         self._args = ctypes.cast(self._arena.base, _VAL_PTR)
         self._res = wt.VAL_T()
         self._res_ref = ctypes.byref(self._res)
         self._res_addr = ctypes.addressof(self._res)
+        # the native layer's one-call path: lower, call (GIL released), lift, free -- in C
+        mod = native.module() if native_layer else None
+        self._invoke = mod.invoke if mod is not None else None
+        self._faddr = ctypes.addressof(wt.func_handle(func))
+        self._descs = tuple(native.descriptor(ty) for _n, ty in sig.params) if mod else ()
+        self._rdesc = native.descriptor(sig.result) if mod and sig.result is not None else None
+        self._ctx: Any = None
+        self._ctx_addr = 0
 
     def __call__(self, context: Any, *args: Any) -> Any:
         """Call the export in the store with this context (``_wasmtime.store_context(store)``).
@@ -90,6 +109,29 @@ class GuestFunc:
         n = len(self._encs)
         if len(args) != n:
             raise ValueConversionError(f"{self.sig.name} takes {n} argument(s), {len(args)} given")
+        if self._invoke is not None:
+            if context is not self._ctx:
+                self._ctx_addr = ctypes.cast(context, ctypes.c_void_p).value or 0
+                self._ctx = context
+            a = self._arena
+            code, out = self._invoke(
+                _CALL,
+                _DELETE,
+                self._faddr,
+                self._ctx_addr,
+                self._descs,
+                args,
+                a.base,
+                a.limit,
+                self._res_addr,
+                self._rdesc,
+            )
+            if code == 0:
+                return out
+            if code == 3:
+                raise wt.error_from_ptr(ctypes.cast(out, wt.ERROR_PTR))
+            # 1 (the arena is too small) or 2 (a value does not fit): the path below grows the
+            # arena, or the Python encoder names the problem
         arena = lower_into(self._arena, self._encs, args)
         if arena is not self._arena:
             self._arena = arena

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
+from functools import partial
 from struct import Struct
 from typing import Any
 
@@ -51,11 +52,30 @@ _CACHE: dict[s.Ty, Decoder] = {}
 descriptor's id is reused after it is freed."""
 
 
+_PY_CACHE: dict[s.Ty, Decoder] = {}
+
+
 def decoder(ty: s.Ty) -> Decoder:
-    """The decoder for ``ty`` (memoized): ``dec(slot_address) -> value``."""
+    """The decoder for ``ty`` (memoized): ``dec(slot_address) -> value``.
+
+    The native layer's (:mod:`reference_host.abi.native`) when it is built, else the Python one.
+    """
     hit = _CACHE.get(ty)
     if hit is None:
-        hit = _CACHE[ty] = _make(ty)
+        from reference_host.abi import native
+
+        mod = native.module()
+        hit = _CACHE[ty] = (
+            partial(mod.lift, native.descriptor(ty)) if mod is not None else python_decoder(ty)
+        )
+    return hit
+
+
+def python_decoder(ty: s.Ty) -> Decoder:
+    """The Python decoder for ``ty`` (memoized), nested values included."""
+    hit = _PY_CACHE.get(ty)
+    if hit is None:
+        hit = _PY_CACHE[ty] = _make(ty)
     return hit
 
 
@@ -142,16 +162,16 @@ def _record(ty: s.Record) -> Decoder:
                 f"        {v} = None",
             ]
         elif isinstance(fty, s.Option):
-            ns[f"F{i}"] = decoder(fty.elem)
+            ns[f"F{i}"] = python_decoder(fty.elem)
             lines += [f"    (q,) = U1(M, p + {o})", f"    {v} = F{i}(q) if q else None"]
         elif isinstance(fty, s.List):
-            ns[f"F{i}"] = decoder(fty.elem)
+            ns[f"F{i}"] = python_decoder(fty.elem)
             lines += [
                 f"    n, q = U2(M, p + {o})",
                 f"    {v} = [F{i}(x) for x in range(q, q + n * {VAL}, {VAL})] if n else []",
             ]
         else:
-            ns[f"F{i}"] = decoder(fty)
+            ns[f"F{i}"] = python_decoder(fty)
             lines.append(f"    {v} = F{i}(p + {o})")
     lines.append(f"    return cls({', '.join(out)})")
     exec("\n".join(lines), ns)  # noqa: S102 - generated from our own schema, no outside input
@@ -160,7 +180,7 @@ def _record(ty: s.Record) -> Decoder:
 
 
 def _list(ty: s.List) -> Decoder:
-    f = decoder(ty.elem)
+    f = python_decoder(ty.elem)
 
     def dec_list(a: int) -> list[Any]:
         n, p = _U_PTR2(_M, a)
@@ -184,7 +204,7 @@ def _tuple(ty: s.Tuple) -> Decoder:
             )
 
         return dec_str_pair
-    plan = [(decoder(e), i * VAL) for i, e in enumerate(ty.elems)]
+    plan = [(python_decoder(e), i * VAL) for i, e in enumerate(ty.elems)]
 
     def dec_tuple(a: int) -> tuple[Any, ...]:
         _n, p = _U_PTR2(_M, a)
@@ -194,7 +214,7 @@ def _tuple(ty: s.Tuple) -> Decoder:
 
 
 def _option(ty: s.Option) -> Decoder:
-    f = decoder(ty.elem)
+    f = python_decoder(ty.elem)
 
     def dec_option(a: int) -> Any:
         (p,) = _U_PTR(_M, a)
@@ -216,7 +236,8 @@ def _enum(ty: s.Enum) -> Decoder:
 def _tagged(ty: s.Tagged) -> Decoder:
     cls = ty.cls
     table = {
-        case.encode(): (case, decoder(pty) if pty is not None else None) for case, pty in ty.cases
+        case.encode(): (case, python_decoder(pty) if pty is not None else None)
+        for case, pty in ty.cases
     }
 
     def dec_tagged(a: int) -> Any:
@@ -229,7 +250,7 @@ def _tagged(ty: s.Tagged) -> Decoder:
 
 def _byclass(ty: s.ByClass) -> Decoder:
     table = {
-        case.encode(): (decoder(pty), cls if wrapped else None)
+        case.encode(): (python_decoder(pty), cls if wrapped else None)
         for case, cls, pty, wrapped in ty.cases
     }
 
@@ -243,8 +264,8 @@ def _byclass(ty: s.ByClass) -> Decoder:
 
 
 def _result(ty: s.Result) -> Decoder:
-    fok = decoder(ty.ok) if ty.ok is not None else None
-    ferr = decoder(ty.err) if ty.err is not None else None
+    fok = python_decoder(ty.ok) if ty.ok is not None else None
+    ferr = python_decoder(ty.err) if ty.err is not None else None
 
     def dec_result(a: int) -> Any:
         ok, p = _U_RES(_M, a)

@@ -105,12 +105,48 @@ _CACHE: dict[s.Ty, Encoder] = {}
 descriptor's id is reused after it is freed."""
 
 
+_PY_CACHE: dict[s.Ty, Encoder] = {}
+
+
 def encoder(ty: s.Ty) -> Encoder:
-    """The encoder for ``ty`` (memoized): ``enc(value, arena, slot_offset)``."""
+    """The encoder for ``ty`` (memoized): ``enc(value, arena, slot_offset)``.
+
+    The native layer's (:mod:`reference_host.abi.native`) when it is built, else the Python one.
+    """
     hit = _CACHE.get(ty)
     if hit is None:
-        hit = _CACHE[ty] = _make(ty)
+        from reference_host.abi import native
+
+        mod = native.module()
+        hit = _CACHE[ty] = _native(ty, mod) if mod is not None else python_encoder(ty)
     return hit
+
+
+def python_encoder(ty: s.Ty) -> Encoder:
+    """The Python encoder for ``ty`` (memoized), nested values included."""
+    hit = _PY_CACHE.get(ty)
+    if hit is None:
+        hit = _PY_CACHE[ty] = _make(ty)
+    return hit
+
+
+def _native(ty: s.Ty, mod: Any) -> Encoder:
+    from reference_host.abi.native import descriptor
+
+    d = descriptor(ty)
+    low = mod.lower
+    fallback = python_encoder(ty)
+
+    def enc_native(v: Any, a: Arena, off: int) -> None:
+        top = low(d, v, a.base, a.limit, a.top, off)
+        if top >= 0:
+            a.top = top
+        elif top == -1:
+            raise ArenaFull
+        else:  # the value does not fit: the Python encoder names the problem
+            fallback(v, a, off)
+
+    return enc_native
 
 
 def _make(ty: s.Ty) -> Encoder:
@@ -270,10 +306,10 @@ def _record(ty: s.Record) -> Encoder:
                 write,
             ]
         elif isinstance(fty, s.Option):
-            ns[f"F{i}"] = encoder(fty.elem)
+            ns[f"F{i}"] = python_encoder(fty.elem)
             lines += _inline_option(x, o, [f"        F{i}({x}, a, slot)"])
         elif isinstance(fty, s.List):
-            ns[f"F{i}"] = encoder(fty.elem)
+            ns[f"F{i}"] = python_encoder(fty.elem)
             lines += [
                 f"    if not isinstance({x}, list | tuple):",
                 f"        raise bad(T{i}, {x}, 'expected a list')",
@@ -288,7 +324,7 @@ def _record(ty: s.Record) -> Encoder:
                 "        q += 32",
             ]
         else:
-            ns[f"F{i}"] = encoder(fty)
+            ns[f"F{i}"] = python_encoder(fty)
             lines.append(f"    F{i}({x}, a, p + {o})")
     exec("\n".join(lines), ns)  # noqa: S102 - generated from our own schema, no outside input
     fn: Encoder = ns["enc_record"]
@@ -331,7 +367,7 @@ def _inline_string(x: str, slot: str, ty: str, ind: str) -> list[str]:
 
 
 def _list(ty: s.List) -> Encoder:
-    f = encoder(ty.elem)
+    f = python_encoder(ty.elem)
 
     def enc_list(v: Any, a: Arena, off: int) -> None:
         if not isinstance(v, list | tuple):
@@ -384,7 +420,7 @@ def _str_pair(ty: s.Tuple) -> Encoder:
 def _tuple(ty: s.Tuple) -> Encoder:
     if ty.elems == (s.STRING, s.STRING):
         return _str_pair(ty)
-    fs = [encoder(e) for e in ty.elems]
+    fs = [python_encoder(e) for e in ty.elems]
     n = len(fs)
 
     def enc_tuple(v: Any, a: Arena, off: int) -> None:
@@ -404,7 +440,7 @@ def _tuple(ty: s.Tuple) -> Encoder:
 
 
 def _option(ty: s.Option) -> Encoder:
-    f = encoder(ty.elem)
+    f = python_encoder(ty.elem)
 
     def enc_option(v: Any, a: Arena, off: int) -> None:
         if v is None:
@@ -460,7 +496,7 @@ def _payload_case(
 def _tagged(ty: s.Tagged) -> Encoder:
     cls = ty.cls
     table = {
-        case: (static_name(case), encoder(pty) if pty is not None else None)
+        case: (static_name(case), python_encoder(pty) if pty is not None else None)
         for case, pty in ty.cases
     }
 
@@ -477,7 +513,8 @@ def _tagged(ty: s.Tagged) -> Encoder:
 
 def _byclass(ty: s.ByClass) -> Encoder:
     table = {
-        cls: (static_name(case), encoder(pty), wrapped) for case, cls, pty, wrapped in ty.cases
+        cls: (static_name(case), python_encoder(pty), wrapped)
+        for case, cls, pty, wrapped in ty.cases
     }
 
     def enc_byclass(v: Any, a: Arena, off: int) -> None:
@@ -494,8 +531,8 @@ def _byclass(ty: s.ByClass) -> Encoder:
 def _result(ty: s.Result) -> Encoder:
     from reference_host.types import Err, Ok
 
-    fok = encoder(ty.ok) if ty.ok is not None else None
-    ferr = encoder(ty.err) if ty.err is not None else None
+    fok = python_encoder(ty.ok) if ty.ok is not None else None
+    ferr = python_encoder(ty.err) if ty.err is not None else None
     err_cls = ty.err.cls if isinstance(ty.err, s.Tagged) else None
 
     def enc_result(v: Any, a: Arena, off: int) -> None:

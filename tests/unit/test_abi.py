@@ -81,12 +81,14 @@ class Echo:
         assert idx is not None, name
         return self.inst.get_func(self.store, idx)
 
-    def ours(self, name: str, params: tuple[tuple[str, s.Ty], ...], result: s.Ty) -> GuestFunc:
-        return GuestFunc(self.func(name), s.FuncSig(name, params, result))
+    def ours(
+        self, name: str, params: tuple[tuple[str, s.Ty], ...], result: s.Ty, *, native: bool = True
+    ) -> GuestFunc:
+        return GuestFunc(self.func(name), s.FuncSig(name, params, result), native_layer=native)
 
-    def echo(self, key: str) -> GuestFunc:
+    def echo(self, key: str, *, native: bool = True) -> GuestFunc:
         lt = s.List(ECHOED[key])
-        return self.ours(f"echo-{key}", (("x", lt),), lt)
+        return self.ours(f"echo-{key}", (("x", lt),), lt, native=native)
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +103,7 @@ FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 def test_round_trip_and_differential(echo: Echo, key: str) -> None:
     ty = ECHOED[key]
     ours = echo.echo(key)
+    python_layer = echo.echo(key, native=False)
     stock = echo.func(f"echo-{key}")
     vt_list = stock.type(echo.store).params[0][1]
 
@@ -108,8 +111,9 @@ def test_round_trip_and_differential(echo: Echo, key: str) -> None:
     @given(st.lists(strategy(ty), max_size=3))
     def check(values: list[Any]) -> None:
         ctx = echo.store._context()
-        # ours -> ours
+        # ours -> ours, with the native value layer (where built) and with the Python one
         assert ours(ctx, values) == values
+        assert python_layer(ctx, values) == values
         if key in STOCK_CANNOT_EXPRESS:
             return
         # ours -> stock lift
@@ -210,8 +214,9 @@ def test_config_get_int_err_through_host(echo: Echo) -> None:
         ("f64s", "1.0"),
     ],
 )
-def test_bad_values_rejected_before_the_call(echo: Echo, key: str, bad: Any) -> None:
-    ours = echo.echo(key)
+@pytest.mark.parametrize("native", [True, False], ids=["native", "python"])
+def test_bad_values_rejected_before_the_call(echo: Echo, key: str, bad: Any, native: bool) -> None:
+    ours = echo.echo(key, native=native)
     with pytest.raises(ValueConversionError, match=f"WIT {ECHOED[key].wit}"):
         ours(echo.store._context(), [bad])
     # nothing entered the guest: the instance still works
