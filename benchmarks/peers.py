@@ -72,6 +72,7 @@ from wasmtime.component import Func, Linker
 
 from reference_host import types as t
 from reference_host.abi import _wasmtime as wt
+from reference_host.abi import native
 from reference_host.abi import schema as s
 from reference_host.abi.call import GuestFunc, add_host_func
 from reference_host.abi.lower import VAL, Arena, encoder, lower_into
@@ -243,6 +244,13 @@ class PyGuest:
         self.event = _export(inst, self.store, "process-event")
         self.ours_batch = GuestFunc(self.batch, s.INTERFACES["processor"]["process-batch"])
         self.ours_event = GuestFunc(self.event, s.INTERFACES["processor"]["process-event"])
+        # the same, kept to the Python value layer (what runs where the native one is not built)
+        self.python_batch = GuestFunc(
+            self.batch, s.INTERFACES["processor"]["process-batch"], native_layer=False
+        )
+        self.python_event = GuestFunc(
+            self.event, s.INTERFACES["processor"]["process-event"], native_layer=False
+        )
         bty = self.batch.type(self.store)
         ety = self.event.type(self.store)
         self.batch_vt, self.result_vt = bty.params[0][1], bty.result
@@ -343,6 +351,7 @@ def python_conversion(
                 {
                     "ours": partial(g.ours_batch, g.ctx, evs),
                     "c_api": RawCall(g.batch, g.ctx, s.EVENTS, evs),
+                    "python": partial(g.python_batch, g.ctx, evs),
                 },
                 rounds.ours,
                 inner,
@@ -350,6 +359,7 @@ def python_conversion(
             )
             row = conversion[name][str(b)] = {
                 "ours_us": pair["ours"] / b,
+                "ours_python_us": pair["python"] / b,
                 "stock_us": None,
                 "floor_us": empty / b,
                 "c_api_us": pair["c_api"] / b,
@@ -360,6 +370,7 @@ def python_conversion(
             {
                 "ours": partial(g.ours_event, g.ctx, ev0),
                 "c_api": RawCall(g.event, g.ctx, s.EVENT, ev0),
+                "python": partial(g.python_event, g.ctx, ev0),
             },
             rounds.ours,
             n1,
@@ -367,6 +378,7 @@ def python_conversion(
         )
         single[name] = {
             "ours_us": pair["ours"],
+            "ours_python_us": pair["python"],
             "stock_us": None,
             "floor_us": empty,
             "c_api_us": pair["c_api"],
@@ -613,6 +625,7 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "wasmtime_py": _version("wasmtime"),
+        "value_layer": native.status(),
         "wasm_tools": wasm_tools,
         "platform": platform.platform(),
         "machine": platform.machine(),
@@ -638,7 +651,11 @@ def run(*, quick: bool) -> dict[str, Any]:
         "noop process-batch with a pre-lowered empty list, no Python value work), per call in "
         "single_call and floor, divided by the batch size in conversion",
         "c_api_us = the same call with the same events lowered once beforehand and the result "
-        "freed unlifted: wasmtime's own cost for these values; ours - c_api = our Python work",
+        "freed unlifted: wasmtime's own cost for these values; ours - c_api = our value "
+        "layer's work",
+        "ours = the value layer as it runs (environment.value_layer: native where "
+        "reference_host/abi/_native.c is built); ours_python_us = the same calls kept to the "
+        "Python value layer (GuestFunc(native_layer=False)), measured interleaved with ours",
         "import_call: one process-event (minimal generic event) whose guest makes exactly one "
         "import call; ours = ProcessorInstance with the real capability (Python logging, "
         "prometheus metrics, config object), ours_trivial = GuestFunc + add_host_func, "
@@ -736,13 +753,17 @@ def table(report: dict[str, Any]) -> str:
         f"Node {env['node'] or '-'}, jco {env['jco'] or '-'}; medians, us)",
         f"{env['cpus']} CPUs, load average at start {env['loadavg_start']}",
         "",
-        f"{'per event':22} {'ours':>8} {'stock':>9} {'jco':>8} {'c-api':>8} {'floor':>7}"
+        f"value layer: {env.get('value_layer', '-')}",
+        "",
+        f"{'per event':22} {'ours':>8} {'python':>8} {'stock':>9} {'jco':>8} {'c-api':>8}"
+        f" {'floor':>7}"
         f" {'stock/ours':>10} {'ours/jco':>8} {'ours/c-api':>10}",
     ]
 
     def row(label: str, r: dict[str, Any]) -> str:
         return (
-            f"{label:22} {_fmt(r['ours_us']):>8} {_fmt(r['stock_us']):>9} "
+            f"{label:22} {_fmt(r['ours_us']):>8} {_fmt(r.get('ours_python_us')):>8} "
+            f"{_fmt(r['stock_us']):>9} "
             f"{_fmt(r.get('jco_us')):>8} {_fmt(r.get('c_api_us')):>8} "
             f"{_fmt(r.get('floor_us')):>7} "
             f"{_fmt_ratio(_ratio(r['stock_us'], r['ours_us'])):>10} "

@@ -135,6 +135,7 @@ def chart(result: dict[str, Any], dest: Path) -> None:
         for key, label in (
             ("stock_us", "stock wasmtime-py"),
             ("ours_us", "ours"),
+            ("ours_python_us", "ours, Python value layer only"),
             ("jco_us", "jco / Node"),
             ("c_api_us", "wasmtime C API floor"),
         ):
@@ -194,6 +195,17 @@ def table(result: dict[str, Any]) -> str:
                   f"C-API work for the same values: {conv.get('c_api_us', 0):,.1f} µs. jco's "
                   f"outputs equal ours: {peers.get('jco_outputs_equal')}. Chart: "
                   "`reports/benchmarks.svg`."]  # fmt: skip
+    noop = _get(peers, "conversion", "noop", "100") or {}
+    single = _get(peers, "single_call", "echo") or {}
+    if conv.get("ours_python_us") and noop.get("ours_python_us") and single.get("ours_python_us"):
+        layer = str(_get(peers, "environment", "value_layer") or "?").split(" (")[0]
+        py_echo, py_noop = conv["ours_python_us"], noop["ours_python_us"]
+        lines += [
+            "",
+            f"Value layer measured: {layer}. The Python value layer alone (what runs without a "
+            f"C compiler), same run: echo {py_echo:,.1f} µs, no-op {py_noop:,.1f} µs per event "
+            f"at batch 100, single call {single['ours_python_us']:,.1f} µs.",
+        ]
     lines.append(END)
     return "\n".join(lines)
 

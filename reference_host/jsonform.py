@@ -30,31 +30,79 @@ _INT_RANGES = s.INT_RANGES
 
 def to_json(ty: s.Ty, value: Any) -> Any:
     """The JSON form (plain dicts/lists/scalars) of ``value`` of type ``ty``."""
+    fast = _fast()
+    if fast is not None:
+        out = fast.to_json(_descriptor(ty), value)
+        if out is not fast.MISMATCH:
+            return out
+    return _to_json_py(ty, value)
+
+
+def from_json(ty: s.Ty, data: Any, path: str = "$") -> Any:
+    """Parse the JSON form of a value of type ``ty``; errors name the JSON path."""
+    fast = _fast()
+    if fast is not None:
+        out = fast.from_json(_descriptor(ty), data)
+        if out is not fast.MISMATCH:
+            return out
+    return _from_json_py(ty, data, path)  # names the JSON path of the problem
+
+
+_FAST: list[Any] = []
+_BY_ID: dict[int, tuple[s.Ty, Any]] = {}
+"""Descriptor memo by ``id``, holding the type itself: a held object's id cannot be reused, and
+hashing a type (a frozen dataclass, hashed field by field) costs microseconds per call."""
+
+
+def _fast() -> Any:
+    """The native value layer (which also has the JSON form), or None."""
+    if not _FAST:
+        from reference_host.abi import native
+
+        _FAST.append(native.module())
+    return _FAST[0]
+
+
+def _descriptor(ty: s.Ty) -> Any:
+    hit = _BY_ID.get(id(ty))
+    if hit is not None and hit[0] is ty:
+        return hit[1]
+    from reference_host.abi.native import descriptor
+
+    if len(_BY_ID) > 4096:  # types made per call: keep the memo bounded
+        _BY_ID.clear()
+    d = descriptor(ty)
+    _BY_ID[id(ty)] = (ty, d)
+    return d
+
+
+def _to_json_py(ty: s.Ty, value: Any) -> Any:
+    """:func:`to_json` in Python (the reference the native layer is checked against)."""
     if isinstance(ty, s.Prim):
         return value
     if isinstance(ty, s.Record):
-        return {name: to_json(fty, getattr(value, attr)) for name, attr, fty in ty.fields}
+        return {name: _to_json_py(fty, getattr(value, attr)) for name, attr, fty in ty.fields}
     if isinstance(ty, s.Enum):
         return str(value)
     if isinstance(ty, s.Option):
-        return None if value is None else to_json(ty.elem, value)
+        return None if value is None else _to_json_py(ty.elem, value)
     if isinstance(ty, s.List):
-        return [to_json(ty.elem, v) for v in value]
+        return [_to_json_py(ty.elem, v) for v in value]
     if isinstance(ty, s.Tuple):
-        return [to_json(t, v) for t, v in zip(ty.elems, value, strict=True)]
+        return [_to_json_py(t, v) for t, v in zip(ty.elems, value, strict=True)]
     if isinstance(ty, s.Tagged):
         payload = dict(ty.cases)[value.case]
-        return value.case if payload is None else {value.case: to_json(payload, value.value)}
+        return value.case if payload is None else {value.case: _to_json_py(payload, value.value)}
     if isinstance(ty, s.ByClass):
         for case, cls, pty, wrapped in ty.cases:
             if type(value) is cls:
-                return {case: to_json(pty, cast(Any, value).value if wrapped else value)}
+                return {case: _to_json_py(pty, cast(Any, value).value if wrapped else value)}
         raise ValueConversionError(f"{type(value).__name__} is not a case of {ty.wit}")
     if isinstance(ty, s.Result):
         if isinstance(value, Err):
-            return {"err": None if ty.err is None else to_json(ty.err, value.error)}
+            return {"err": None if ty.err is None else _to_json_py(ty.err, value.error)}
         inner = value.value if isinstance(value, Ok) else value
-        return {"ok": None if ty.ok is None else to_json(ty.ok, inner)}
+        return {"ok": None if ty.ok is None else _to_json_py(ty.ok, inner)}
     raise TypeError(f"no JSON form for {ty!r}")
 
 
@@ -72,8 +120,8 @@ def _jsonable(data: Any) -> bool:
     return True
 
 
-def from_json(ty: s.Ty, data: Any, path: str = "$") -> Any:
-    """Parse the JSON form of a value of type ``ty``; errors name the JSON path."""
+def _from_json_py(ty: s.Ty, data: Any, path: str = "$") -> Any:
+    """:func:`from_json` in Python: the reference, and what names the path of an error."""
     if isinstance(ty, s.Prim):
         w = ty.wit
         if w in ("string", "char"):
@@ -102,23 +150,23 @@ def from_json(ty: s.Ty, data: Any, path: str = "$") -> Any:
         for name, _attr, fty in ty.fields:
             if name not in data and not isinstance(fty, s.Option):
                 raise _fail(path, ty, data, f"missing field {name!r}")
-            args.append(from_json(fty, data.get(name), f"{path}.{name}"))
+            args.append(_from_json_py(fty, data.get(name), f"{path}.{name}"))
         return ty.cls(*args)
     if isinstance(ty, s.Enum):
         if data not in ty.cases:
             raise _fail(path, ty, data, "one of " + ", ".join(ty.cases))
         return ty.cls(data)
     if isinstance(ty, s.Option):
-        return None if data is None else from_json(ty.elem, data, path)
+        return None if data is None else _from_json_py(ty.elem, data, path)
     if isinstance(ty, s.List):
         if not isinstance(data, list):
             raise _fail(path, ty, data, "an array")
-        return [from_json(ty.elem, v, f"{path}[{i}]") for i, v in enumerate(data)]
+        return [_from_json_py(ty.elem, v, f"{path}[{i}]") for i, v in enumerate(data)]
     if isinstance(ty, s.Tuple):
         if not isinstance(data, list) or len(data) != len(ty.elems):
             raise _fail(path, ty, data, f"an array of {len(ty.elems)}")
         return tuple(
-            from_json(t, v, f"{path}[{i}]")
+            _from_json_py(t, v, f"{path}[{i}]")
             for i, (t, v) in enumerate(zip(ty.elems, data, strict=True))
         )
     if isinstance(ty, s.Tagged):
@@ -128,14 +176,14 @@ def from_json(ty: s.Ty, data: Any, path: str = "$") -> Any:
         if isinstance(data, dict) and len(data) == 1:
             ((case, payload),) = data.items()
             if case in cases and cases[case] is not None:
-                return ty.cls(case, from_json(cases[case], payload, f"{path}.{case}"))  # type: ignore[arg-type]
+                return ty.cls(case, _from_json_py(cases[case], payload, f"{path}.{case}"))  # type: ignore[arg-type]
         raise _fail(path, ty, data, "a case name or {case: payload}: " + ", ".join(cases))
     if isinstance(ty, s.ByClass):
         if isinstance(data, dict) and len(data) == 1:
             ((case, payload),) = data.items()
             for c, cls, pty, wrapped in ty.cases:
                 if c == case:
-                    v = from_json(pty, payload, f"{path}.{case}")
+                    v = _from_json_py(pty, payload, f"{path}.{case}")
                     return cls(v) if wrapped else v
         raise _fail(
             path, ty, data, "{case: payload} with case " + ", ".join(c[0] for c in ty.cases)
@@ -143,8 +191,10 @@ def from_json(ty: s.Ty, data: Any, path: str = "$") -> Any:
     if isinstance(ty, s.Result):
         if isinstance(data, dict) and len(data) == 1 and ("ok" in data or "err" in data):
             if "ok" in data:
-                return Ok(None if ty.ok is None else from_json(ty.ok, data["ok"], f"{path}.ok"))
-            return Err(None if ty.err is None else from_json(ty.err, data["err"], f"{path}.err"))
+                return Ok(None if ty.ok is None else _from_json_py(ty.ok, data["ok"], f"{path}.ok"))
+            return Err(
+                None if ty.err is None else _from_json_py(ty.err, data["err"], f"{path}.err")
+            )
         raise _fail(path, ty, data, '{"ok": ...} or {"err": ...}')
     raise TypeError(f"no JSON form for {ty!r}")
 

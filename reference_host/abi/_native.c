@@ -482,6 +482,314 @@ static PyObject *py_lift(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ss
     return lift(args[0], at);
 }
 
+/* ---------------------------------------------------------------- the JSON form (jsonform.py)
+ *
+ * from_json(desc, data) / to_json(desc, value): the documented JSON form of jsonform.py.  Any
+ * value that is not exactly what the fast path expects gives MISMATCH_OBJ (never an exception),
+ * and jsonform.py then runs its Python twin, which names the JSON path of the problem.
+ */
+static PyObject *MISMATCH_OBJ; /* a unique sentinel, exported as _native.MISMATCH */
+static PyObject *s_ok, *s_err;
+
+#define MISS() Py_NewRef(MISMATCH_OBJ)
+#define IS_MISS(x) ((x) == MISMATCH_OBJ)
+
+static PyObject *from_json(PyObject *d, PyObject *data);
+
+static PyObject *from_json_list(PyObject *ed, PyObject *data) {
+    Py_ssize_t n = PyList_GET_SIZE(data);
+    PyObject *out = PyList_New(n);
+    if (!out) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *x = from_json(ed, PyList_GET_ITEM(data, i));
+        if (!x || IS_MISS(x)) {
+            Py_DECREF(out);
+            return x;
+        }
+        PyList_SET_ITEM(out, i, x);
+    }
+    return out;
+}
+
+/* the only (key, value) of a one-key dict, borrowed; 0 when data is not one */
+static int one_item(PyObject *data, PyObject **key, PyObject **value) {
+    Py_ssize_t pos = 0;
+    if (!PyDict_Check(data) || PyDict_GET_SIZE(data) != 1) return 0;
+    return PyDict_Next(data, &pos, key, value);
+}
+
+static PyObject *from_json(PyObject *d, PyObject *data) {
+    switch (code_of(d)) {
+    case D_STRING:
+        return PyUnicode_Check(data) ? Py_NewRef(data) : MISS();
+    case D_CHAR:
+        return PyUnicode_Check(data) && PyUnicode_GET_LENGTH(data) == 1 ? Py_NewRef(data) : MISS();
+    case D_BOOL:
+        return PyBool_Check(data) ? Py_NewRef(data) : MISS();
+    case D_F32:
+    case D_F64:
+        if (PyFloat_CheckExact(data)) return Py_NewRef(data);
+        if (PyLong_CheckExact(data)) {
+            double x = PyLong_AsDouble(data);
+            if (x == -1.0 && PyErr_Occurred()) {
+                PyErr_Clear();
+                return MISS();
+            }
+            return PyFloat_FromDouble(x);
+        }
+        return MISS();
+    case D_INT: {
+        if (!PyLong_CheckExact(data)) return MISS();
+        int lo = PyObject_RichCompareBool(ITEM(d, 4), data, Py_LE);
+        int hi = lo == 1 ? PyObject_RichCompareBool(data, ITEM(d, 5), Py_LE) : lo;
+        if (hi < 0) return NULL;
+        return hi ? Py_NewRef(data) : MISS();
+    }
+    case D_LIST:
+        return PyList_Check(data) ? from_json_list(ITEM(d, 1), data) : MISS();
+    case D_TUPLE: {
+        PyObject *ds = ITEM(d, 1);
+        Py_ssize_t n = PyTuple_GET_SIZE(ds);
+        if (!PyList_Check(data) || PyList_GET_SIZE(data) != n) return MISS();
+        PyObject *out = PyTuple_New(n);
+        if (!out) return NULL;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *x = from_json(ITEM(ds, i), PyList_GET_ITEM(data, i));
+            if (!x || IS_MISS(x)) {
+                Py_DECREF(out);
+                return x;
+            }
+            PyTuple_SET_ITEM(out, i, x);
+        }
+        return out;
+    }
+    case D_OPTION:
+        return data == Py_None ? Py_NewRef(Py_None) : from_json(ITEM(d, 1), data);
+    case D_RECORD: { /* index 5: the WIT field names */
+        if (!PyDict_Check(data)) return MISS();
+        PyObject *names = ITEM(d, 5), *fields = ITEM(d, 4);
+        Py_ssize_t n = PyTuple_GET_SIZE(names), found = 0;
+        PyObject *small[16], **args = n <= 16 ? small : PyMem_Malloc(sizeof(PyObject *) * n);
+        if (!args) return PyErr_NoMemory();
+        PyObject *r = NULL;
+        Py_ssize_t i = 0;
+        for (; i < n; i++) {
+            PyObject *fd = ITEM(fields, i);
+            PyObject *v = PyDict_GetItemWithError(data, ITEM(names, i));
+            if (!v) {
+                if (PyErr_Occurred()) break;
+                if (code_of(fd) != D_OPTION) {
+                    r = MISS(); /* a missing field */
+                    break;
+                }
+                args[i] = Py_NewRef(Py_None);
+                continue;
+            }
+            found++;
+            args[i] = from_json(fd, v);
+            if (!args[i] || IS_MISS(args[i])) {
+                r = args[i];
+                break;
+            }
+        }
+        if (i == n) {
+            if (found != PyDict_GET_SIZE(data)) { /* an unknown field */
+                while (i--) Py_DECREF(args[i]);
+                r = MISS();
+            } else {
+                r = call(ITEM(d, 1), args, n);
+            }
+        } else {
+            while (i--) Py_DECREF(args[i]);
+        }
+        if (args != small) PyMem_Free(args);
+        return r;
+    }
+    case D_ENUM: { /* index 4: {case: member} */
+        PyObject *m = PyDict_GetItemWithError(ITEM(d, 4), data);
+        if (!m) {
+            PyErr_Clear();
+            return MISS();
+        }
+        return Py_NewRef(m);
+    }
+    case D_TAGGED: { /* index 4: {case: desc|None} */
+        PyObject *cases = ITEM(d, 4), *key, *payload;
+        if (PyUnicode_Check(data)) {
+            PyObject *pd = PyDict_GetItemWithError(cases, data);
+            if (!pd) {
+                if (PyErr_Occurred()) return NULL;
+                return MISS();
+            }
+            if (pd != Py_None) return MISS();
+            PyObject *args[1] = {Py_NewRef(data)};
+            return call(ITEM(d, 1), args, 1);
+        }
+        if (!one_item(data, &key, &payload)) return MISS();
+        PyObject *pd = PyUnicode_Check(key) ? PyDict_GetItemWithError(cases, key) : NULL;
+        if (!pd || pd == Py_None) {
+            PyErr_Clear();
+            return MISS();
+        }
+        PyObject *x = from_json(pd, payload);
+        if (!x || IS_MISS(x)) return x;
+        PyObject *args[2] = {Py_NewRef(key), x};
+        return call(ITEM(d, 1), args, 2);
+    }
+    case D_BYCLASS: { /* index 3: {case: (desc, wrap|None)} */
+        PyObject *key, *payload;
+        if (!one_item(data, &key, &payload)) return MISS();
+        PyObject *hit = PyUnicode_Check(key) ? PyDict_GetItemWithError(ITEM(d, 3), key) : NULL;
+        if (!hit) {
+            PyErr_Clear();
+            return MISS();
+        }
+        PyObject *x = from_json(ITEM(hit, 0), payload);
+        if (!x || IS_MISS(x) || ITEM(hit, 1) == Py_None) return x;
+        return call(ITEM(hit, 1), &x, 1);
+    }
+    case D_RESULT: {
+        PyObject *key, *payload;
+        if (!one_item(data, &key, &payload) || !PyUnicode_Check(key)) return MISS();
+        int is_ok = PyUnicode_Compare(key, s_ok) == 0;
+        if (!is_ok && PyUnicode_Compare(key, s_err) != 0) return MISS();
+        PyObject *pd = ITEM(d, is_ok ? 1 : 2);
+        PyObject *x = pd == Py_None ? Py_NewRef(Py_None) : from_json(pd, payload);
+        if (!x || IS_MISS(x)) return x;
+        return call(ITEM(d, is_ok ? 4 : 5), &x, 1);
+    }
+    }
+    PyErr_SetString(PyExc_SystemError, "native value layer: unknown descriptor");
+    return NULL;
+}
+
+static PyObject *to_json(PyObject *d, PyObject *v);
+
+static PyObject *one_dict(PyObject *key, PyObject *value) { /* steals value */
+    if (!value || IS_MISS(value)) return value;
+    PyObject *out = PyDict_New();
+    if (out && PyDict_SetItem(out, key, value) < 0) Py_CLEAR(out);
+    Py_DECREF(value);
+    return out;
+}
+
+static PyObject *to_json(PyObject *d, PyObject *v) {
+    switch (code_of(d)) {
+    case D_STRING: case D_CHAR: case D_BOOL: case D_F32: case D_F64: case D_INT:
+        return Py_NewRef(v);
+    case D_LIST:
+    case D_TUPLE: {
+        int tuple = code_of(d) == D_TUPLE;
+        if (!PyList_Check(v) && !PyTuple_Check(v)) return MISS();
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(v);
+        if (tuple && n != PyTuple_GET_SIZE(ITEM(d, 1))) return MISS();
+        PyObject **items = PySequence_Fast_ITEMS(v), *out = PyList_New(n);
+        if (!out) return NULL;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *x = to_json(tuple ? ITEM(ITEM(d, 1), i) : ITEM(d, 1), items[i]);
+            if (!x || IS_MISS(x)) {
+                Py_DECREF(out);
+                return x;
+            }
+            PyList_SET_ITEM(out, i, x);
+        }
+        return out;
+    }
+    case D_OPTION:
+        return v == Py_None ? Py_NewRef(Py_None) : to_json(ITEM(d, 1), v);
+    case D_RECORD: {
+        PyObject *attrs = ITEM(d, 2), *fields = ITEM(d, 4), *names = ITEM(d, 5);
+        Py_ssize_t n = PyTuple_GET_SIZE(attrs);
+        PyObject *out = PyDict_New();
+        if (!out) return NULL;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *x = PyObject_GetAttr(v, ITEM(attrs, i)), *j = NULL;
+            if (x) {
+                j = to_json(ITEM(fields, i), x);
+                Py_DECREF(x);
+            }
+            if (!j || IS_MISS(j) || PyDict_SetItem(out, ITEM(names, i), j) < 0) {
+                Py_DECREF(out);
+                if (j && IS_MISS(j)) return j;
+                Py_XDECREF(j);
+                return NULL;
+            }
+            Py_DECREF(j);
+        }
+        return out;
+    }
+    case D_ENUM:
+        return PyObject_Str(v);
+    case D_TAGGED: {
+        PyObject *c = PyObject_GetAttr(v, s_case);
+        if (!c) return NULL;
+        PyObject *pd = PyDict_GetItemWithError(ITEM(d, 4), c);
+        if (!pd) {
+            PyErr_Clear();
+            Py_DECREF(c);
+            return MISS();
+        }
+        if (pd == Py_None) return c;
+        PyObject *payload = PyObject_GetAttr(v, s_value), *x = NULL;
+        if (payload) {
+            x = to_json(pd, payload);
+            Py_DECREF(payload);
+        }
+        PyObject *out = x ? one_dict(c, x) : NULL;
+        Py_DECREF(c);
+        return out;
+    }
+    case D_BYCLASS: { /* index 1: {cls: ((size, addr), desc, wrapped)}; index 4: {cls: case} */
+        PyObject *tp = (PyObject *)Py_TYPE(v);
+        PyObject *hit = PyDict_GetItemWithError(ITEM(d, 1), tp);
+        PyObject *c = hit ? PyDict_GetItemWithError(ITEM(d, 4), tp) : NULL;
+        if (!c) {
+            PyErr_Clear();
+            return MISS();
+        }
+        PyObject *payload = ITEM(hit, 2) == Py_True ? PyObject_GetAttr(v, s_value) : Py_NewRef(v);
+        if (!payload) return NULL;
+        PyObject *x = to_json(ITEM(hit, 1), payload);
+        Py_DECREF(payload);
+        return one_dict(c, x);
+    }
+    case D_RESULT: {
+        PyObject *tp = (PyObject *)Py_TYPE(v);
+        int is_err = PyType_IsSubtype((PyTypeObject *)tp, (PyTypeObject *)ITEM(d, 5));
+        PyObject *pd = ITEM(d, is_err ? 2 : 1), *inner;
+        if (is_err) {
+            inner = PyObject_GetAttr(v, s_error);
+        } else if (PyType_IsSubtype((PyTypeObject *)tp, (PyTypeObject *)ITEM(d, 4))) {
+            inner = PyObject_GetAttr(v, s_value);
+        } else {
+            inner = Py_NewRef(v);
+        }
+        if (!inner) return NULL;
+        PyObject *x = pd == Py_None ? Py_NewRef(Py_None) : to_json(pd, inner);
+        Py_DECREF(inner);
+        return one_dict(is_err ? s_err : s_ok, x);
+    }
+    }
+    PyErr_SetString(PyExc_SystemError, "native value layer: unknown descriptor");
+    return NULL;
+}
+
+static PyObject *py_from_json(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "from_json(desc, data)");
+        return NULL;
+    }
+    return from_json(args[0], args[1]);
+}
+
+static PyObject *py_to_json(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "to_json(desc, value)");
+        return NULL;
+    }
+    return to_json(args[0], args[1]);
+}
+
 typedef void *(*call_fn_t)(void *func, void *ctx, void *args, size_t nargs, void *results,
                            size_t nresults);
 typedef void (*delete_fn_t)(void *val);
@@ -538,6 +846,8 @@ static PyObject *py_invoke(PyObject *Py_UNUSED(self), PyObject *const *args, Py_
 }
 
 static PyMethodDef methods[] = {
+    {"from_json", (PyCFunction)(void (*)(void))py_from_json, METH_FASTCALL, "JSON form -> value"},
+    {"to_json", (PyCFunction)(void (*)(void))py_to_json, METH_FASTCALL, "value -> JSON form"},
     {"invoke", (PyCFunction)(void (*)(void))py_invoke, METH_FASTCALL, "call an export"},
     {"lower", (PyCFunction)(void (*)(void))py_lower, METH_FASTCALL, "lower a value"},
     {"lift", (PyCFunction)(void (*)(void))py_lift, METH_FASTCALL, "lift a value"},
@@ -550,6 +860,15 @@ PyMODINIT_FUNC PyInit__native(void) {
     s_case = PyUnicode_InternFromString("case");
     s_value = PyUnicode_InternFromString("value");
     s_error = PyUnicode_InternFromString("error");
-    if (!s_case || !s_value || !s_error) return NULL;
-    return PyModule_Create(&module);
+    s_ok = PyUnicode_InternFromString("ok");
+    s_err = PyUnicode_InternFromString("err");
+    if (!s_case || !s_value || !s_error || !s_ok || !s_err) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    MISMATCH_OBJ = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type);
+    if (!MISMATCH_OBJ || PyModule_AddObjectRef(m, "MISMATCH", MISMATCH_OBJ) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

@@ -26,7 +26,6 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from types import ModuleType
@@ -58,6 +57,7 @@ def build(out_dir: Path | None = None) -> Path:
     """
     import subprocess
     import sysconfig
+    import tempfile
 
     name = _tag()
     errors: list[str] = []
@@ -183,17 +183,20 @@ def _describe(ty: Any) -> tuple[Any, ...]:  # one case per WIT kind
             lo._P_NAME(template, i * lo.ENTRY, *lo.static_name(name))
         attrs = tuple(sys.intern(attr) for _n, attr, _t in ty.fields)
         fields = tuple(descriptor(fty) for _n, _a, fty in ty.fields)
-        return (D_RECORD, ty.cls, attrs, bytes(template), fields)
+        names = tuple(sys.intern(name) for name, _a, _t in ty.fields)
+        return (D_RECORD, ty.cls, attrs, bytes(template), fields, names)
     if isinstance(ty, s.Enum):
         lower_table = {case: lo.static_name(case) for case in ty.cases}
         lift_table = {m.value.encode(): m for m in ty.cls}
-        return (D_ENUM, lower_table, lift_table, int(ty.as_variant))
+        json_table = {m.value: m for m in ty.cls}
+        return (D_ENUM, lower_table, lift_table, int(ty.as_variant), json_table)
     if isinstance(ty, s.Tagged):
         return (
             D_TAGGED,
             ty.cls,
             {case: (lo.static_name(case), opt(pty)) for case, pty in ty.cases},
             {case.encode(): (case, opt(pty)) for case, pty in ty.cases},
+            {case: opt(pty) for case, pty in ty.cases},
         )
     if isinstance(ty, s.ByClass):
         return (
@@ -206,6 +209,11 @@ def _describe(ty: Any) -> tuple[Any, ...]:  # one case per WIT kind
                 case.encode(): (descriptor(pty), cls if wrapped else None)
                 for case, cls, pty, wrapped in ty.cases
             },
+            {
+                case: (descriptor(pty), cls if wrapped else None)
+                for case, cls, pty, wrapped in ty.cases
+            },
+            {cls: case for case, cls, _pty, _wrapped in ty.cases},
         )
     if isinstance(ty, s.Result):
         err_cls = ty.err.cls if isinstance(ty.err, s.Tagged) else None
@@ -215,6 +223,7 @@ def _describe(ty: Any) -> tuple[Any, ...]:  # one case per WIT kind
 
 def _self_check(mod: ModuleType) -> str | None:
     """A sample of every kind of value through both layers both ways; the first difference."""
+    from reference_host import jsonform
     from reference_host.abi import lift, lower
 
     for ty, value in _samples():
@@ -234,6 +243,11 @@ def _self_check(mod: ModuleType) -> str | None:
             )
             if got != value:
                 return f"{ty.wit} {value!r}: {write} lowering, {read} lifting gave {got!r}"
+        form = jsonform._to_json_py(ty, value)
+        if mod.to_json(d, value) != form:
+            return f"{ty.wit} {value!r}: the JSON forms differ"
+        if mod.from_json(d, form) != value:
+            return f"{ty.wit} {value!r}: the JSON form does not parse back"
     return None
 
 

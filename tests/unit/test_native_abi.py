@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from conformance.strategies import strategy
+from reference_host import jsonform
 from reference_host import types as t
 from reference_host.abi import lift, lower, native
 from reference_host.abi import schema as s
@@ -69,6 +70,67 @@ def test_each_layer_reads_what_the_other_wrote(ty: s.Ty) -> None:
         assert lift.decoder(ty)(b.base) == value
 
     check()
+
+
+@pytest.mark.parametrize("ty", list(UNIQUE), ids=list(UNIQUE.values()))
+def test_the_json_form_is_the_python_layers(ty: s.Ty) -> None:
+    assert MOD is not None
+    d = native.descriptor(ty)
+
+    @FAST
+    @given(strategy(ty))
+    def check(value: Any) -> None:
+        form = jsonform._to_json_py(ty, value)
+        assert MOD.to_json(d, value) == form
+        assert jsonform.to_json(ty, value) == form
+        assert MOD.from_json(d, form) == value
+        assert jsonform.from_json(ty, form) == value
+
+    check()
+
+
+JSON_BAD: list[tuple[s.Ty, Any]] = [
+    (s.U64, -1),
+    (s.U64, 2**64),
+    (s.U64, 1.5),
+    (s.U64, True),
+    (s.F64, "1"),
+    (s.F64, 10**400),
+    (s.STRING, 3),
+    (s.Prim("char"), "ab"),
+    (s.BOOL, 0),
+    (s.LOG_LEVEL, "verbose"),
+    (s.LOG_LEVEL, ["unhashable"]),
+    (s.METRIC_TAG, {"key": "k"}),
+    (s.METRIC_TAG, {"key": "k", "value": "v", "extra": 1}),
+    (s.METRIC_TAG, ["k", "v"]),
+    (s.PAIRS, [["a"]]),
+    (s.PAIRS, [("a", "b")]),
+    (s.PROCESSOR_ERROR, "invalid-event"),
+    (s.PROCESSOR_ERROR, {"timeout": None}),
+    (s.PROCESSOR_ERROR, {"nope": "x"}),
+    (s.PROCESSOR_ERROR, {"invalid-event": "x", "timeout": None}),
+    (s.EVENT_DATA, {"generic": 5}),
+    (s.EVENT_DATA, {"nope": "x"}),
+    (s.EVENT_DATA, "generic"),
+    (s.EVENTS_RESULT, {"ok": [], "err": "timeout"}),
+    (s.EVENTS_RESULT, {"maybe": []}),
+    (s.EVENTS_RESULT, {"ok": {"not": "a list"}}),
+]
+
+
+@pytest.mark.parametrize(
+    ("ty", "bad"), JSON_BAD, ids=[f"{ty.wit}-{v!r}"[:40] for ty, v in JSON_BAD]
+)
+def test_json_that_does_not_fit_gets_the_python_layers_error(ty: s.Ty, bad: Any) -> None:
+    assert MOD is not None
+    assert MOD.from_json(native.descriptor(ty), bad) is MOD.MISMATCH
+    errors: list[str] = []
+    for parse in (jsonform.from_json, jsonform._from_json_py):
+        with pytest.raises((ValueConversionError, OverflowError)) as info:
+            parse(ty, bad)
+        errors.append(f"{type(info.value).__name__}: {info.value}")
+    assert errors[0] == errors[1]
 
 
 BAD: list[tuple[s.Ty, Any]] = [
