@@ -126,9 +126,12 @@ def render(
                      f"{i['burner_limit_stops']} times and a third flooded past the output "
                      f"limit {i.get('flood_limit_stops', 0)} times, the TTP sample's answers "
                      f"were unchanged ({i['a_answers_equal_during_storm']}), it was never recycled "
-                     f"({i['a_recycles']} recycles) and kept {i['share_kept']:.0%} of its solo "
-                     f"rate ({i['a_events_per_s_beside_storm']:,} vs {i['a_events_per_s_alone']:,}"
-                     f" events/s, same run; stated bound >= {i['min_share']:.0%}); its log "
+                     f"({i['a_recycles']} recycles) and kept {i['share_kept']:.0%} of its rate "
+                     f"beside a well-behaved neighbour equally busy "
+                     f"({i['a_events_per_s_beside_storm']:,} vs "
+                     f"{i['a_events_per_s_beside_behaving']:,} events/s, same run; stated bound "
+                     f">= {i['min_share']:.0%}; alone: {i['a_events_per_s_alone']:,} events/s, "
+                     f"one GIL between the two threads); its log "
                      f"records and metric series carry only its own component id; separate "
                      f"compile-cache entries: {i['separate_compile_cache_entries']}.")  # fmt: skip
     lines.append(END)

@@ -47,6 +47,22 @@ typedef struct {
 
 static PyObject *s_case, *s_value, *s_error;
 
+/* Long loops hold the GIL (Python code would give it up every 5 ms): lifting, every YIELD_EVERY
+ * list items the GIL is dropped and taken again, so a neighbour thread is not stalled while one
+ * call lifts a huge result (an output flood of 100,000 events takes ~100 ms).  Only lifting
+ * yields: the objects it builds are seen by no other thread yet, whereas the lists lowering and
+ * to_json walk belong to the caller and could change under a yield.  Their size is the host's
+ * own input (batches, one event), bounded by it. */
+#define YIELD_EVERY 2048
+static int yield_countdown = YIELD_EVERY;
+static inline void yield_sometimes(void) {
+    if (--yield_countdown <= 0) {
+        yield_countdown = YIELD_EVERY;
+        Py_BEGIN_ALLOW_THREADS
+        Py_END_ALLOW_THREADS
+    }
+}
+
 static inline void put_u64(char *at, uint64_t v) { memcpy(at, &v, 8); }
 static inline uint64_t get_u64(const char *at) {
     uint64_t v;
@@ -358,6 +374,7 @@ static PyObject *lift(PyObject *d, const char *at) {
         PyObject *out = PyList_New(n), *ed = ITEM(d, 1);
         if (!out) return NULL;
         for (Py_ssize_t i = 0; i < n; i++) {
+            yield_sometimes();
             PyObject *x = lift(ed, p + i * VAL);
             if (!x) {
                 Py_DECREF(out);

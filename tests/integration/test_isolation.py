@@ -1,6 +1,7 @@
 """Two components in one host process (``python -m benchmarks.isolation``): nothing shared, and a
 trap storm, a fuel burner and an output flood next door leave the TTP sample's answers unchanged and its rate
-above the stated bound (measured side by side in the same run)."""
+above the stated bound: a share of its rate beside a well-behaved neighbour equally busy (measured side
+by side in the same run)."""
 
 from __future__ import annotations
 
